@@ -1,0 +1,186 @@
+"""Run SGD on a Spec and record every step as plain data, in the spec's own layout."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import losses, network
+from .spec import Spec
+
+
+class Overflow(ValueError):
+    """A value stopped being finite while training (step is 0-based, layer 1-based or None)."""
+
+    def __init__(self, step: int, layer: int | None, stage: str, quantity: str):
+        self.step, self.layer, self.stage, self.quantity = step, layer, stage, quantity
+        where = f"step {step}" + ("" if layer is None else f", layer {layer}")
+        super().__init__(f"{quantity} is no longer finite at {where} ({stage}): the numbers overflow")
+
+
+@dataclass(frozen=True)
+class Params:
+    layer: int
+    weights: np.ndarray
+    bias: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class Forward:
+    layer: int
+    pre_activation: np.ndarray
+    activation: np.ndarray
+
+
+@dataclass(frozen=True)
+class Backward:
+    layer: int
+    grad_activation: np.ndarray | None
+    delta: np.ndarray
+    grad_weights: np.ndarray
+    grad_bias: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class Step:
+    index: int
+    parameters: tuple[Params, ...]  # at the start of the step, layer 1..L
+    forward: tuple[Forward, ...]  # layer 1..L
+    loss: float
+    output_gradient: np.ndarray | None  # None where any entry is not finite
+    backward: tuple[Backward, ...]  # layer L..1
+    update: tuple[Params, ...]  # after the step, layer 1..L
+
+
+@dataclass(frozen=True)
+class Trace:
+    layout: str
+    inputs: np.ndarray
+    targets: np.ndarray  # one-hot where the request gave labels
+    labels: tuple[int, ...] | None
+    steps: tuple[Step, ...]
+    final_loss: float
+    loss_history: tuple[float, ...]
+
+    def to_dict(self) -> dict:
+        """The contract's JSON response (plain lists and floats)."""
+        return {
+            "version": 1,
+            "layout": self.layout,
+            "steps": [
+                {
+                    "index": step.index,
+                    "forward": [
+                        {"layer": f.layer, "pre_activation": _plain(f.pre_activation), "activation": _plain(f.activation)}
+                        for f in step.forward
+                    ],
+                    "loss": step.loss,
+                    "output_gradient": _plain(step.output_gradient),
+                    "backward": [
+                        {
+                            "layer": b.layer,
+                            "grad_activation": _plain(b.grad_activation),
+                            "delta": _plain(b.delta),
+                            "grad_weights": _plain(b.grad_weights),
+                            "grad_bias": _plain(b.grad_bias),
+                        }
+                        for b in step.backward
+                    ],
+                    "update": [
+                        {"layer": p.layer, "weights": _plain(p.weights), "bias": _plain(p.bias)} for p in step.update
+                    ],
+                }
+                for step in self.steps
+            ],
+            "final_loss": self.final_loss,
+            "loss_history": list(self.loss_history),
+        }
+
+
+def _plain(array: np.ndarray | None):
+    return None if array is None else array.tolist()
+
+
+def rows_problem(spec: Spec) -> tuple[network.Params, np.ndarray, np.ndarray, np.ndarray]:
+    """(params, X, T, classes) in the rows layout, whatever the spec's layout."""
+    flip = spec.layout == "columns"
+    params = [(layer.weights.T if flip else layer.weights, layer.bias) for layer in spec.layers]
+    inputs = spec.inputs.T if flip else spec.inputs
+    width = params[-1][0].shape[1]
+    if spec.labels is not None:
+        classes = np.asarray(spec.labels, dtype=np.intp)
+        targets = np.zeros((inputs.shape[0], width))
+        targets[np.arange(inputs.shape[0]), classes] = 1.0
+    else:
+        targets = spec.targets.T if flip else spec.targets
+        # multiclass_hinge with targets: the class of an example is its largest target.
+        classes = np.argmax(targets, axis=1)
+    return params, inputs, targets, classes
+
+
+def loss_at(spec: Spec, params: network.Params, inputs, targets, classes) -> float:
+    """The loss of the network with the given rows-layout parameters (no checks)."""
+    passes = network.forward(spec.layers, params, inputs)
+    return network.loss_and_output_delta(spec.layers, spec.loss, passes, targets, classes)[0]
+
+
+def run(spec: Spec) -> Trace:
+    """Trace `spec.steps` full-batch SGD steps. Raises Overflow if a value stops being finite."""
+    params, inputs, targets, classes = rows_problem(spec)
+    out = (lambda a: None if a is None else a.T) if spec.layout == "columns" else (lambda a: a)
+    steps, history = [], []
+    with np.errstate(all="ignore"):
+        for index in range(spec.steps):
+            passes = network.forward(spec.layers, params, inputs)
+            for layer, layer_pass in enumerate(passes, start=1):
+                _check(layer_pass.pre_activation, index, layer, "forward", f"S{layer}")
+                _check(layer_pass.activation, index, layer, "forward", f"Z{layer}")
+            loss, grad_output, output_delta = network.loss_and_output_delta(
+                spec.layers, spec.loss, passes, targets, classes
+            )
+            _check(np.asarray(loss), index, None, "loss", "the loss")
+            grads = network.backward(spec.layers, params, inputs, passes, grad_output, output_delta)
+            for layer, grad in zip(range(len(grads), 0, -1), grads):
+                for name, value in (("delta", grad.delta), ("dL/dW", grad.grad_weights), ("dL/db", grad.grad_bias)):
+                    if value is not None:
+                        _check(value, index, layer, "backward", f"{name}{layer}")
+            new_params = network.sgd_update(spec.layers, params, grads[::-1], spec.optimizer.learning_rate)
+            for layer, (weights, bias) in enumerate(new_params, start=1):
+                _check(weights, index, layer, "update", f"W{layer}")
+                if bias is not None:
+                    _check(bias, index, layer, "update", f"b{layer}")
+            layer_count = len(spec.layers)
+            steps.append(
+                Step(
+                    index=index,
+                    parameters=tuple(Params(i, out(w), b) for i, (w, b) in enumerate(params, start=1)),
+                    forward=tuple(
+                        Forward(i, out(p.pre_activation), out(p.activation)) for i, p in enumerate(passes, start=1)
+                    ),
+                    loss=loss,
+                    output_gradient=out(grads[0].grad_activation),
+                    backward=tuple(
+                        Backward(layer_count - k, out(g.grad_activation), out(g.delta), out(g.grad_weights), g.grad_bias)
+                        for k, g in enumerate(grads)
+                    ),
+                    update=tuple(Params(i, out(w), b) for i, (w, b) in enumerate(new_params, start=1)),
+                )
+            )
+            history.append(loss)
+            params = new_params
+        final = loss_at(spec, params, inputs, targets, classes)
+        _check(np.asarray(final), spec.steps, None, "loss", "the loss after the last step")
+    return Trace(
+        layout=spec.layout,
+        inputs=out(inputs),
+        targets=out(targets),
+        labels=spec.labels,
+        steps=tuple(steps),
+        final_loss=final,
+        loss_history=tuple(history) + (final,),
+    )
+
+
+def _check(value: np.ndarray, step: int, layer: int | None, stage: str, quantity: str) -> None:
+    if not np.all(np.isfinite(value)):
+        raise Overflow(step, layer, stage, quantity)
