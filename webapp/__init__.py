@@ -17,8 +17,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
-    from . import api, pages
+    from . import api, assets, pages
 
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    assets.init_app(app)
     return app
