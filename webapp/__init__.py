@@ -17,8 +17,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
-    from . import api, assets, pages
+    from . import api, assets, limits, pages
 
+    limits.init_app(app)
+    api.register_error_handlers(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     assets.init_app(app)

@@ -1,0 +1,303 @@
+"""Pydantic models of the step-trace API, version 1 (shared/api/trace-v1.md).
+
+Requests are validated here, once, with the path of every bad field; the
+engine then gets a well-formed body. Numbers are strict: a JSON string or a
+boolean where a number goes is an error, and so is a value that is not finite
+(the tokens NaN and Infinity, or 1e400). The response models document the
+answers (they feed GET /api/v1/openapi.json).
+"""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from engine.spec import ACTIVATIONS, DEFAULT_LEARNING_RATE, DEFAULT_NEGATIVE_SLOPE, LAYOUTS, LOSSES, REDUCTIONS
+
+from .limits import Limits
+from .problems import InvalidRequest
+
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+Row = Annotated[list[Number], Field(min_length=1)]
+Matrix = Annotated[list[Row], Field(min_length=1, description="a non-empty matrix, a list of rows of equal length")]
+ALL_REDUCTIONS = ("mean", "sum", "mean_all")
+
+# Friendlier words for a few of pydantic's messages, by error type.
+MESSAGES = {
+    "extra_forbidden": "unknown field: version 1 of the contract has no such field",
+    "float_type": "must be a JSON number",
+    "finite_number": "must be a finite number (NaN, Infinity and overflowing numbers like 1e400 are not)",
+}
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LayerSpec(_Request):
+    """One dense layer, its matrix written in the request's layout."""
+
+    weights: Matrix = Field(description="W_l: d(l-1) x d(l) in the rows layout, d(l) x d(l-1) in the columns layout")
+    bias: list[Number] | None = Field(None, description="b_l: d(l) numbers, or null for a layer without bias")
+    activation: Literal[ACTIVATIONS]
+    negative_slope: Number = Field(DEFAULT_NEGATIVE_SLOPE, description="leaky_relu layers only")
+    train_weights: StrictBool = Field(True, description="false: the gradient is reported, W_l is not updated")
+    train_bias: StrictBool = Field(True, description="false: the gradient is reported, b_l is not updated")
+
+
+class LossSpec(_Request):
+    name: Literal[LOSSES]
+    reduction: Literal[ALL_REDUCTIONS] = Field(
+        "mean", description="mean (1/N), sum, or mean_all (1/(N dL)); cross_entropy and multiclass_hinge take mean or sum"
+    )
+    half: StrictBool = Field(False, description="squared_error only: true puts a factor 1/2 in front")
+    margin: Number = Field(1.0, description="multiclass_hinge only")
+
+
+class OptimizerSpec(_Request):
+    name: Literal["sgd"] = "sgd"
+    learning_rate: Number = Field(DEFAULT_LEARNING_RATE, gt=0)
+
+
+class TraceRequest(_Request):
+    """The body of POST /api/v1/trace (and /gradcheck)."""
+
+    layout: Literal[LAYOUTS] = Field("rows", description="rows: examples are rows; columns: examples are columns")
+    layers: list[LayerSpec] = Field(min_length=1)
+    inputs: Matrix = Field(description="X: N x d0 in the rows layout, d0 x N in the columns layout")
+    targets: Matrix | None = Field(None, description="T, in the layout; exactly one of targets and labels")
+    labels: list[StrictInt] | None = Field(None, description="N class indices, 0-based, meaning one-hot targets")
+    loss: LossSpec
+    optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
+    steps: StrictInt = Field(1, ge=1, description="how many SGD steps to trace")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TraceRequest:
+        errors = _inconsistencies(self)
+        if errors:
+            raise ValidationError.from_exception_data(
+                type(self).__name__,
+                [
+                    InitErrorDetails(type=PydanticCustomError("inconsistent", message), loc=path, input=None)
+                    for path, message in errors
+                ],
+            )
+        return self
+
+    def to_body(self) -> dict:
+        """The request as a plain contract dict, every default filled in (for engine.spec.from_request)."""
+        return self.model_dump()
+
+
+def parse_trace_request(body: object) -> TraceRequest:
+    """Validate a parsed JSON body; raises InvalidRequest (422) listing every bad field with its path."""
+    try:
+        return TraceRequest.model_validate(body)
+    except ValidationError as error:
+        raise InvalidRequest(
+            [
+                {"path": "/".join(str(part) for part in item["loc"]), "message": MESSAGES.get(item["type"], item["msg"])}
+                for item in error.errors(include_url=False, include_input=False)
+            ]
+        ) from None
+
+
+def _shape(matrix: list[list[float]]) -> tuple[int, int]:
+    return len(matrix), len(matrix[0])
+
+
+def _count(count: int, noun: str, plural: str | None = None) -> str:
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
+def _x(shape: tuple[int, int]) -> str:
+    return f"{shape[0]}x{shape[1]}"
+
+
+def _ragged(matrix: list[list[float]], path: tuple) -> list[tuple[tuple, str]]:
+    width = len(matrix[0])
+    return [
+        (path + (r,), f"row {r} has {_count(len(row), 'number')} but row 0 has {width}: every row of a matrix needs the same length")
+        for r, row in enumerate(matrix)
+        if len(row) != width
+    ]
+
+
+def _inconsistencies(request: TraceRequest) -> list[tuple[tuple, str]]:
+    """(path, message) for every field that does not fit the others: shapes, targets, loss options."""
+    matrices = [(request.inputs, ("inputs",))]
+    matrices += [(layer.weights, ("layers", i, "weights")) for i, layer in enumerate(request.layers)]
+    if request.targets is not None:
+        matrices.append((request.targets, ("targets",)))
+    errors = [error for matrix, path in matrices for error in _ragged(matrix, path)]
+    errors += _loss_options(request.loss)
+    for i, layer in enumerate(request.layers):
+        if "negative_slope" in layer.model_fields_set and layer.activation != "leaky_relu":
+            errors.append(
+                (("layers", i, "negative_slope"), f"negative_slope is for leaky_relu layers; layer {i + 1} is {layer.activation}")
+            )
+    if errors:
+        # Shapes are only meaningful once every matrix is rectangular.
+        return errors
+    return _shape_errors(request)
+
+
+def _loss_options(loss: LossSpec) -> list[tuple[tuple, str]]:
+    errors = []
+    allowed = REDUCTIONS[loss.name]
+    if loss.reduction not in allowed:
+        errors.append((("loss", "reduction"), f"{loss.name} takes reduction {' or '.join(allowed)}, not {loss.reduction}"))
+    if loss.half and loss.name != "squared_error":
+        errors.append((("loss", "half"), f"half is for squared_error; {loss.name} has no factor 1/2"))
+    if "margin" in loss.model_fields_set and loss.name != "multiclass_hinge":
+        errors.append((("loss", "margin"), f"margin is for multiclass_hinge, not {loss.name}"))
+    return errors
+
+
+def _shape_errors(request: TraceRequest) -> list[tuple[tuple, str]]:
+    rows = request.layout == "rows"
+    layout = f"in the {request.layout} layout"
+    errors = []
+    x_shape = _shape(request.inputs)
+    examples, width = x_shape if rows else x_shape[::-1]
+    source = f"X ({_x(x_shape)}, {_count(examples, 'example')} {layout}) has {_count(width, 'input')}"
+    for i, layer in enumerate(request.layers):
+        name, w_shape = f"W{i + 1}", _shape(layer.weights)
+        fan_in, fan_out = w_shape if rows else w_shape[::-1]
+        if fan_in != width:
+            need = f"{width}xK" if rows else f"Kx{width}"
+            convention = "d(l-1) x d(l)" if rows else "d(l) x d(l-1)"
+            errors.append(
+                (
+                    ("layers", i, "weights"),
+                    f"{name} has shape {_x(w_shape)} but {source}, so {name} must be {need} "
+                    f"(W_l is {convention} {layout}, K the units of layer {i + 1})",
+                )
+            )
+        if layer.bias is not None and len(layer.bias) != fan_out:
+            errors.append(
+                (
+                    ("layers", i, "bias"),
+                    f"b{i + 1} has {_count(len(layer.bias), 'entry', 'entries')} but {name} ({_x(w_shape)} {layout}) "
+                    f"gives layer {i + 1} {_count(fan_out, 'unit')}, so b{i + 1} needs {fan_out}",
+                )
+            )
+        width = fan_out
+        source = f"layer {i + 1} gives {_count(width, 'unit')}"
+    return errors + _target_errors(request, examples, width)
+
+
+def _target_errors(request: TraceRequest, examples: int, outputs: int) -> list[tuple[tuple, str]]:
+    if request.targets is not None and request.labels is not None:
+        return [(("labels",), "give exactly one of targets and labels, not both")]
+    if request.targets is None and request.labels is None:
+        return [(("targets",), "give targets (a matrix) or labels (class indices): one of the two is required")]
+    last = len(request.layers)
+    if request.targets is not None:
+        t_shape = _shape(request.targets)
+        expected = (examples, outputs) if request.layout == "rows" else (outputs, examples)
+        if t_shape == expected:
+            return []
+        return [
+            (
+                ("targets",),
+                f"T has shape {_x(t_shape)} but must be {_x(expected)} in the {request.layout} layout "
+                f"({_count(examples, 'example')}, {_count(outputs, 'unit')} in the output layer {last})",
+            )
+        ]
+    if len(request.labels) != examples:
+        return [(("labels",), f"{_count(len(request.labels), 'label')} for {_count(examples, 'example')}: give one label per example")]
+    return [
+        (("labels", j), f"label {label} is not a class index 0..{outputs - 1} (the output layer {last} has {_count(outputs, 'unit')})")
+        for j, label in enumerate(request.labels)
+        if not 0 <= label < outputs
+    ]
+
+
+# Responses ------------------------------------------------------------------------------------------------------
+
+OutMatrix = list[list[float]]
+
+
+class ForwardRecord(BaseModel):
+    layer: int = Field(description="1-based")
+    pre_activation: OutMatrix = Field(description="S_l")
+    activation: OutMatrix = Field(description="Z_l = f(S_l)")
+
+
+class BackwardRecord(BaseModel):
+    layer: int
+    grad_activation: OutMatrix | None = Field(description="dL/dZ_l; null for the output where dL/dZ is not finite")
+    delta: OutMatrix = Field(description="dL/dS_l")
+    grad_weights: OutMatrix = Field(description="dL/dW_l, shaped like W_l")
+    grad_bias: list[float] | None = Field(description="dL/db_l, null where the layer has no bias")
+
+
+class ParametersRecord(BaseModel):
+    layer: int
+    weights: OutMatrix
+    bias: list[float] | None
+
+
+class TraceStep(BaseModel):
+    index: int = Field(description="0-based SGD step")
+    forward: list[ForwardRecord] = Field(description="layer 1 up")
+    loss: float = Field(description="the loss with the parameters at the start of the step")
+    output_gradient: OutMatrix | None = Field(description="dL/d(output); null when any entry is not finite")
+    backward: list[BackwardRecord] = Field(description="last layer down")
+    update: list[ParametersRecord] = Field(description="the parameters after the step, layer 1 up")
+
+
+class TraceResponse(BaseModel):
+    """The answer of POST /api/v1/trace; every matrix in the request's layout."""
+
+    version: Literal[1]
+    layout: Literal[LAYOUTS]
+    steps: list[TraceStep]
+    final_loss: float = Field(description="the loss with the parameters after the last step")
+    loss_history: list[float] = Field(description="steps + 1 numbers: the loss before each step, then final_loss")
+
+
+class GradcheckParameter(BaseModel):
+    name: str = Field(description="W1, b1, W2, ...")
+    layer: int
+    analytic: OutMatrix | list[float] = Field(description="dL/dp from the backward pass, shaped like the parameter")
+    numeric: OutMatrix | list[float] = Field(description="central differences (L(p+h) - L(p-h)) / 2h")
+    max_relative_error: float = Field(description="max of |a - n| / max(1e-8, |a| + |n|)")
+
+
+class GradcheckResponse(BaseModel):
+    """The answer of POST /api/v1/gradcheck: analytic against numeric gradients at the request's parameters."""
+
+    step_size: float
+    max_relative_error: float
+    parameters: list[GradcheckParameter]
+
+
+class Preset(BaseModel):
+    """A worked example; GET /api/v1/presets/{id} gives its request body."""
+
+    id: str
+    title: str
+    description: str
+    source: str = Field(description="the text the example comes from")
+    convention: str = Field(description="how that text writes the network and normalises the loss")
+
+
+class ProblemError(BaseModel):
+    path: str = Field(description="JSON pointer into the request, without the leading slash, e.g. layers/1/weights")
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details (application/problem+json); extension members may follow."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[ProblemError] | None = Field(None, description="every invalid field (422)")
+
