@@ -44,18 +44,24 @@ def read_json_body(request, max_bytes: int) -> object:
             headers={"Accept": "application/json"},
         )
     if request.content_length is not None and request.content_length > max_bytes:
-        raise _too_large(request.content_length, max_bytes)
+        raise body_too_large(request.content_length, max_bytes)
+    # A chunked body has no Content-Length: read until it ends or passes the limit. Werkzeug
+    # stops its stream at MAX_CONTENT_LENGTH and raises RequestEntityTooLarge on the next read.
+    data = bytearray()
     try:
-        # One byte more than allowed tells a chunked body that is too long from one that fits.
-        data = request.stream.read(max_bytes + 1)
+        while len(data) <= max_bytes:
+            chunk = request.stream.read(max_bytes + 1 - len(data))
+            if not chunk:
+                break
+            data += chunk
     except RequestEntityTooLarge:
-        raise _too_large(None, max_bytes) from None
+        raise body_too_large(None, max_bytes) from None
     if len(data) > max_bytes:
-        raise _too_large(None, max_bytes)
-    return parse_json_object(data)
+        raise body_too_large(None, max_bytes)
+    return parse_json_object(bytes(data))
 
 
-def _too_large(length: int | None, max_bytes: int) -> TooLarge:
+def body_too_large(length: int | None, max_bytes: int) -> TooLarge:
     size = "more than that" if length is None else f"{length} bytes"
     return TooLarge(
         f"the body is {size}: over the limit max_body_bytes = {max_bytes}",
@@ -81,7 +87,8 @@ def parse_json_object(data: bytes | str) -> dict:
     except RecursionError:
         raise _too_deep() from None
     except json.JSONDecodeError as error:
-        raise BadRequest(f"the body is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+        where = f"line {error.lineno} column {error.colno}"
+        raise BadRequest(f"the body is not valid JSON: {error.msg} at {where}") from None
     except ValueError as error:
         # Duplicate keys, or an integer too long to convert (Python caps them at 4300 digits).
         raise BadRequest(f"the body is not valid JSON: {error}") from None

@@ -49,7 +49,8 @@ class LayerSpec(_Request):
 class LossSpec(_Request):
     name: Literal[LOSSES]
     reduction: Literal[ALL_REDUCTIONS] = Field(
-        "mean", description="mean (1/N), sum, or mean_all (1/(N dL)); cross_entropy and multiclass_hinge take mean or sum"
+        "mean",
+        description="mean (1/N), sum, or mean_all (1/(N dL)); cross_entropy and multiclass_hinge take mean or sum",
     )
     half: StrictBool = Field(False, description="squared_error only: true puts a factor 1/2 in front")
     margin: Number = Field(1.0, description="multiclass_hinge only")
@@ -86,8 +87,18 @@ class TraceRequest(_Request):
         return self
 
     def to_body(self) -> dict:
-        """The request as a plain contract dict, every default filled in (for engine.spec.from_request)."""
-        return self.model_dump()
+        """The request as a plain contract dict with its defaults filled in (for engine.spec.from_request).
+
+        Options that belong to another activation or loss are left out, so the
+        result is itself a valid request.
+        """
+        body = self.model_dump()
+        for layer in body["layers"]:
+            if layer["activation"] != "leaky_relu":
+                del layer["negative_slope"]
+        if body["loss"]["name"] != "multiclass_hinge":
+            del body["loss"]["margin"]
+        return body
 
 
 def parse_trace_request(body: object) -> TraceRequest:
@@ -97,10 +108,17 @@ def parse_trace_request(body: object) -> TraceRequest:
     except ValidationError as error:
         raise InvalidRequest(
             [
-                {"path": "/".join(str(part) for part in item["loc"]), "message": MESSAGES.get(item["type"], item["msg"])}
-                for item in error.errors(include_url=False, include_input=False)
+                {"path": "/".join(str(part) for part in item["loc"]), "message": _message(item)}
+                for item in error.errors(include_url=False)
             ]
         ) from None
+
+
+def _message(item: dict) -> str:
+    if item["type"] == "float_type" and type(item["input"]) is int:
+        # A JSON integer too large for a float64 (10^400): a number, but not a finite one.
+        return MESSAGES["finite_number"]
+    return MESSAGES.get(item["type"], item["msg"])
 
 
 def _shape(matrix: list[list[float]]) -> tuple[int, int]:
@@ -118,7 +136,11 @@ def _x(shape: tuple[int, int]) -> str:
 def _ragged(matrix: list[list[float]], path: tuple) -> list[tuple[tuple, str]]:
     width = len(matrix[0])
     return [
-        (path + (r,), f"row {r} has {_count(len(row), 'number')} but row 0 has {width}: every row of a matrix needs the same length")
+        (
+            path + (r,),
+            f"row {r} has {_count(len(row), 'number')} but row 0 has {width}: "
+            "every row of a matrix needs the same length",
+        )
         for r, row in enumerate(matrix)
         if len(row) != width
     ]
@@ -135,7 +157,10 @@ def _inconsistencies(request: TraceRequest) -> list[tuple[tuple, str]]:
     for i, layer in enumerate(request.layers):
         if "negative_slope" in layer.model_fields_set and layer.activation != "leaky_relu":
             errors.append(
-                (("layers", i, "negative_slope"), f"negative_slope is for leaky_relu layers; layer {i + 1} is {layer.activation}")
+                (
+                    ("layers", i, "negative_slope"),
+                    f"negative_slope is for leaky_relu layers; layer {i + 1} is {layer.activation}",
+                )
             )
     if errors:
         # Shapes are only meaningful once every matrix is rectangular.
@@ -147,7 +172,8 @@ def _loss_options(loss: LossSpec) -> list[tuple[tuple, str]]:
     errors = []
     allowed = REDUCTIONS[loss.name]
     if loss.reduction not in allowed:
-        errors.append((("loss", "reduction"), f"{loss.name} takes reduction {' or '.join(allowed)}, not {loss.reduction}"))
+        message = f"{loss.name} takes reduction {' or '.join(allowed)}, not {loss.reduction}"
+        errors.append((("loss", "reduction"), message))
     if loss.half and loss.name != "squared_error":
         errors.append((("loss", "half"), f"half is for squared_error; {loss.name} has no factor 1/2"))
     if "margin" in loss.model_fields_set and loss.name != "multiclass_hinge":
@@ -207,9 +233,14 @@ def _target_errors(request: TraceRequest, examples: int, outputs: int) -> list[t
             )
         ]
     if len(request.labels) != examples:
-        return [(("labels",), f"{_count(len(request.labels), 'label')} for {_count(examples, 'example')}: give one label per example")]
+        given = _count(len(request.labels), "label")
+        return [(("labels",), f"{given} for {_count(examples, 'example')}: give one label per example")]
     return [
-        (("labels", j), f"label {label} is not a class index 0..{outputs - 1} (the output layer {last} has {_count(outputs, 'unit')})")
+        (
+            ("labels", j),
+            f"label {label} is not a class index 0..{outputs - 1} "
+            f"(the output layer {last} has {_count(outputs, 'unit')})",
+        )
         for j, label in enumerate(request.labels)
         if not 0 <= label < outputs
     ]
