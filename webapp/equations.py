@@ -1,0 +1,391 @@
+"""Each sub-step's equations: a plain-text title and matrix equations as MathML.
+
+The equations are written in the spec's layout, as the seeds write them:
+
+    rows     S_l = Z_(l-1) W_l + 1_N b_l    dL/dW_l = Z_(l-1)^T δ_l    dL/dZ_(l-1) = δ_l W_l^T
+    columns  S_l = W_l Z_(l-1) + b_l 1_N^T  dL/dW_l = δ_l Z_(l-1)^T    dL/dZ_(l-1) = W_l^T δ_l
+
+Where every matrix of a line is small, the line goes on with the numbers of the
+trace (4 significant digits). LaTeX is built here from our own templates and
+formatted floats only, and turned into MathML on the server by latex2mathml.
+"""
+from __future__ import annotations
+
+import numpy as np
+from latex2mathml.converter import convert
+from markupsafe import Markup
+
+from engine import activations
+from engine.spec import Spec
+from engine.timeline import Substep
+from engine.trace import Trace
+
+MAX_SHOWN = 8  # matrices up to 8 x 8 are written out with their numbers
+
+_PLAIN_ACTIVATION = {"identity": "{s}", "relu": "relu({s})", "sigmoid": "σ({s})", "tanh": "tanh({s})",
+                     "softmax": "softmax({s})"}
+_TEX_ACTIVATION = {"identity": "{s}", "relu": r"\operatorname{{relu}}({s})", "sigmoid": r"\sigma({s})",
+                   "tanh": r"\tanh({s})", "softmax": r"\operatorname{{softmax}}({s})"}
+_PLAIN_DERIVATIVE = {"relu": "relu'", "leaky_relu": "leaky_relu'", "sigmoid": "σ'", "tanh": "tanh'"}
+_TEX_DERIVATIVE_FORM = {"relu": r"𝟙[{s} > 0]", "leaky_relu": r"𝟙[{s} > 0] + {a}\,𝟙[{s} \le 0]",
+                        "sigmoid": r"{z} \odot (1 - {z})", "tanh": r"1 - {z} \odot {z}"}
+
+
+# --- titles ---------------------------------------------------------------------------------
+
+def title(spec: Spec, substep: Substep) -> str:
+    """The sub-step in words with its equations in plain text, e.g. 'Forward, layer 1: S1 = W1 X, Z1 = relu(S1)'."""
+    if substep.kind == "forward":
+        layer = substep.layer
+        return f"Forward, layer {layer}: {_plain_pre_activation(spec, layer)}, Z{layer} = {_plain_activation(spec, layer)}"
+    if substep.kind == "loss":
+        return f"Loss: L = {_plain_loss(spec)}"
+    if substep.kind == "backward":
+        return f"Backward, layer {substep.layer}: " + ", ".join(_plain_backward(spec, substep.layer))
+    rate = f"{spec.optimizer.learning_rate:g}"
+    rule = "W ← W − r dL/dW"
+    if any(layer.bias is not None for layer in spec.layers):
+        rule += ", b ← b − r dL/db"
+    frozen = [name for name, _, trained in _parameters(spec) if not trained]
+    return f"Update: {rule} (r = {rate})" + (f"; {', '.join(frozen)} frozen" if frozen else "")
+
+
+def _z_plain(layer: int) -> str:
+    return "X" if layer == 0 else f"Z{layer}"
+
+
+def _plain_pre_activation(spec: Spec, layer: int) -> str:
+    has_bias = spec.layers[layer - 1].bias is not None
+    if spec.layout == "rows":
+        return f"S{layer} = {_z_plain(layer - 1)} W{layer}" + (f" + 1_N b{layer}" if has_bias else "")
+    return f"S{layer} = W{layer} {_z_plain(layer - 1)}" + (f" + b{layer} 1_N^T" if has_bias else "")
+
+
+def _plain_activation(spec: Spec, layer: int) -> str:
+    config = spec.layers[layer - 1]
+    if config.activation == "leaky_relu":
+        return f"max(S{layer}, {config.negative_slope:g} S{layer})"
+    return _PLAIN_ACTIVATION[config.activation].format(s=f"S{layer}")
+
+
+def _plain_product(symbols: list[str]) -> str:
+    """'2N', 'N·d2': the symbols of a divisor in plain text, parenthesised when there are several."""
+    text = ""
+    for symbol in symbols:
+        text += ("·" if text and symbol.startswith("d") else "") + symbol
+    return f"({text})" if len(symbols) > 1 else text
+
+
+def _plain_fraction(numerator: int, denominator: list[str]) -> str:
+    if not denominator:
+        return "" if numerator == 1 else f"{numerator} "
+    return f"{numerator}/{_plain_product(denominator)} "
+
+
+def _plain_loss(spec: Spec) -> str:
+    loss, output = spec.loss, len(spec.layers)
+    factor = _plain_fraction(1, [s for s, _ in _loss_denominator(spec)])
+    if loss.name == "squared_error":
+        return f"{factor}Σ‖Y − T‖²"
+    if loss.name == "cross_entropy":
+        text = f"−{factor}Σ T ⊙ log Y"
+        return text + (f" (from S{output} by log-softmax)" if _fused(spec) else "")
+    if loss.name == "binary_cross_entropy":
+        text = f"−{factor}Σ [T ⊙ log Y + (1 − T) ⊙ log(1 − Y)]"
+        return text + (f" (from S{output} by softplus)" if _fused(spec) else "")
+    return f"{factor}Σ_n Σ_(k≠c_n) max(0, y_nk − y_n,c_n + {loss.margin:g})"
+
+
+def _plain_backward(spec: Spec, layer: int) -> list[str]:
+    config, rows = spec.layers[layer - 1], spec.layout == "rows"
+    if layer == len(spec.layers) and _fused(spec):
+        divisor = _plain_product([s for s, _ in _reduction(spec)])
+        parts = [f"δ{layer} = (Y − T)/{divisor}" if divisor else f"δ{layer} = Y − T"]
+    elif config.activation == "softmax":
+        jacobian = f"(G − (G ⊙ Z{layer}) 1 1^T)" if rows else f"(G − 1 1^T (G ⊙ Z{layer}))"
+        parts = [f"δ{layer} = Z{layer} ⊙ {jacobian} with G = dL/dZ{layer}"]
+    elif config.activation == "identity":
+        parts = [f"δ{layer} = dL/dZ{layer}"]
+    else:
+        parts = [f"δ{layer} = dL/dZ{layer} ⊙ {_PLAIN_DERIVATIVE[config.activation]}(S{layer})"]
+    below = _z_plain(layer - 1)
+    parts.append(f"dL/dW{layer} = " + (f"{below}^T δ{layer}" if rows else f"δ{layer} {below}^T"))
+    if config.bias is not None:
+        parts.append(f"dL/db{layer} = " + (f"1_N^T δ{layer}" if rows else f"δ{layer} 1_N"))
+    if layer > 1:
+        parts.append(f"dL/dZ{layer - 1} = " + (f"δ{layer} W{layer}^T" if rows else f"W{layer}^T δ{layer}"))
+    return parts
+
+
+# --- MathML ---------------------------------------------------------------------------------
+
+def equation(spec: Spec, trace: Trace, substep: Substep) -> Markup:
+    """The sub-step's equations as MathML, one <math display="block"> per line."""
+    step = trace.steps[substep.step]
+    if substep.kind == "forward":
+        lines = _forward_lines(spec, trace, step, substep.layer)
+    elif substep.kind == "loss":
+        lines = _loss_lines(spec, trace, step)
+    elif substep.kind == "backward":
+        lines = _backward_lines(spec, trace, step, substep.layer)
+    else:
+        lines = _update_lines(spec, step)
+    return Markup("\n".join(_mathml(line) for line in lines))
+
+
+# Brackets drawn with CSS: stretchy [ ] need a math font (OpenType MATH table) that most machines lack.
+_BRACKETS = ";".join(
+    ["border-left:1.5px solid", "border-right:1.5px solid", "padding:0 .3em", "background:" + ",".join(
+        f"linear-gradient(currentColor,currentColor) {x} {y}/.35em 1.5px no-repeat"
+        for x in ("0", "100%") for y in ("0", "100%"))]
+)
+
+
+def _mathml(latex: str) -> str:
+    """One display-mode <math> element; every table in our LaTeX is a matrix and gets brackets."""
+    return convert(latex, display="block").replace("<mtable>", f'<mtable class="matrix" style="{_BRACKETS}">')
+
+
+def number(value: float) -> str:
+    """A float to 4 significant digits in LaTeX (1.5e-05 -> 1.5 \\times 10^{-5})."""
+    value = float(value)
+    if value == 0:
+        return "0"
+    text = f"{value:.4g}"
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        return rf"{mantissa} \times 10^{{{int(exponent)}}}"
+    return text
+
+
+def matrix(array: np.ndarray) -> str:
+    """A matrix (or a bias vector, already shaped as a row or a column) in LaTeX, as one group."""
+    array = np.atleast_2d(array)
+    body = r" \\ ".join(" & ".join(number(v) for v in row) for row in array)
+    return rf"{{\begin{{matrix}} {body} \end{{matrix}}}}"
+
+
+def _small(*arrays) -> bool:
+    return all(max(np.atleast_2d(a).shape) <= MAX_SHOWN for a in arrays)
+
+
+def _line(symbolic: str, substituted: str | None, operands, result=None) -> str:
+    """'symbolic = substituted = result', with the numbers only where every matrix is small.
+
+    A large operand drops the substituted middle; a large result is replaced by its shape.
+    """
+    text = symbolic
+    operands = [a for a in operands if a is not None]
+    if substituted is not None and _small(*operands) and (result is None or _small(result)):
+        text += f" = {substituted}"
+    if result is None:
+        return text
+    if np.ndim(result) == 0:
+        return text + f" = {number(result)}"
+    if _small(result):
+        return text + f" = {matrix(result)}"
+    rows, columns = np.atleast_2d(result).shape
+    return text + rf" \quad \text{{({rows} × {columns})}}"
+
+
+def _z(layer: int) -> str:
+    return "X" if layer == 0 else f"Z_{{{layer}}}"
+
+
+def _bias(spec: Spec, bias: np.ndarray | None) -> np.ndarray | None:
+    """A bias vector as the layout writes it: a row (rows layout) or a column (columns layout)."""
+    if bias is None:
+        return None
+    return bias.reshape(1, -1) if spec.layout == "rows" else bias.reshape(-1, 1)
+
+
+def _activation_below(trace: Trace, step, layer: int) -> np.ndarray:
+    return trace.inputs if layer == 0 else step.forward[layer - 1].activation
+
+
+def _backward_of(step, layer: int):
+    return next(b for b in step.backward if b.layer == layer)
+
+
+def _forward_lines(spec: Spec, trace: Trace, step, layer: int) -> list[str]:
+    config, rows = spec.layers[layer - 1], spec.layout == "rows"
+    weights, bias = step.parameters[layer - 1].weights, _bias(spec, step.parameters[layer - 1].bias)
+    below, out = _activation_below(trace, step, layer - 1), step.forward[layer - 1]
+    if rows:
+        symbolic = f"S_{{{layer}}} = {_z(layer - 1)} W_{{{layer}}}"
+        substituted = f"{matrix(below)} {matrix(weights)}"
+        tail_symbolic, tail = rf" + 𝟏_N b_{{{layer}}}", r" + 𝟏_N " + (matrix(bias) if bias is not None else "")
+    else:
+        symbolic = f"S_{{{layer}}} = W_{{{layer}}} {_z(layer - 1)}"
+        substituted = f"{matrix(weights)} {matrix(below)}"
+        tail_symbolic, tail = rf" + b_{{{layer}}} 𝟏_N^\top", (matrix(bias) if bias is not None else "")
+        tail = f" + {tail} " + r"𝟏_N^\top"
+    if bias is not None:
+        symbolic, substituted = symbolic + tail_symbolic, substituted + tail
+    lines = [_line(symbolic, substituted, [weights, below, bias], out.pre_activation)]
+    s = f"S_{{{layer}}}"
+    if config.activation == "leaky_relu":
+        rule = rf"\max({s}, {config.negative_slope:g}\, {s})"
+    else:
+        rule = _TEX_ACTIVATION[config.activation].format(s=s)
+    if config.activation == "softmax":
+        rule += r"\ \text{(each row)}" if rows else r"\ \text{(each column)}"
+    lines.append(_line(f"Z_{{{layer}}} = {rule}", None, [], out.activation))
+    return lines
+
+
+def _reduction(spec: Spec) -> list[tuple[str, int]]:
+    """The reduction's divisor as (symbol, value) factors: N for mean, N and d_L for mean_all."""
+    n, width, last = spec.num_examples, spec.widths[-1], len(spec.layers)
+    return {"mean": [("N", n)], "sum": [], "mean_all": [("N", n), (f"d{last}", width)]}[spec.loss.reduction]
+
+
+def _loss_denominator(spec: Spec) -> list[tuple[str, int]]:
+    half = spec.loss.name == "squared_error" and spec.loss.half
+    return ([("2", 2)] if half else []) + _reduction(spec)
+
+
+def _fraction(numerator: int, denominator: list[tuple[str, int]]) -> tuple[str, str]:
+    """(symbolic, numeric) LaTeX of numerator / product(denominator); '' for 1."""
+    if not denominator:
+        text = "" if numerator == 1 else str(numerator)
+        return text, text
+    symbols = " ".join(s if len(s) == 1 else f"d_{{{s[1:]}}}" for s, _ in denominator)
+    values = r" \cdot ".join(str(v) for _, v in denominator)
+    return rf"\frac{{{numerator}}}{{{symbols}}}", rf"\frac{{{numerator}}}{{{values}}}"
+
+
+def _fused(spec: Spec) -> bool:
+    last = spec.layers[-1].activation
+    return (spec.loss.name, last) in (("cross_entropy", "softmax"), ("binary_cross_entropy", "sigmoid"))
+
+
+def _loss_lines(spec: Spec, trace: Trace, step) -> list[str]:
+    loss, last = spec.loss, len(spec.layers)
+    output, targets = step.forward[-1].activation, trace.targets
+    y, t = matrix(output), matrix(targets)
+    factor, factor_numbers = _fraction(1, _loss_denominator(spec))
+    lines = [f"Y = Z_{{{last}}}"]
+    if loss.name == "squared_error":
+        symbolic = rf"L = {factor} \left\| Y - T \right\|_F^2"
+        substituted = rf"{factor_numbers} \left\| {y} - {t} \right\|_F^2"
+        gradient, _ = _fraction(1 if loss.half else 2, _reduction(spec))
+        gradient = f"{gradient} (Y - T)"
+    elif loss.name == "cross_entropy":
+        symbolic = rf"L = -{factor} \sum T \odot \log Y"
+        substituted = rf"-{factor_numbers} \sum {t} \odot \log {y}"
+        gradient = rf"-{factor} \, T \oslash Y"
+    elif loss.name == "binary_cross_entropy":
+        symbolic = rf"L = -{factor} \sum \left[ T \odot \log Y + (1 - T) \odot \log (1 - Y) \right]"
+        substituted = None
+        gradient = rf"{factor} \, (Y - T) \oslash \left( Y \odot (1 - Y) \right)"
+    else:
+        pair = "nk" if spec.layout == "rows" else "kn"
+        own = "n c_n" if spec.layout == "rows" else "c_n n"
+        margin = rf"y_{{{pair}}} - y_{{{own}}} + {loss.margin:g}"
+        symbolic = rf"L = {factor} \sum_n \sum_{{k \ne c_n}} \max(0,\ {margin})"
+        substituted = None
+        gradient = (rf"\frac{{\partial L}}{{\partial y_{{{pair}}}}} = {factor} \left( 𝟙[k \ne c_n,\ "
+                    rf"{margin} > 0] - 𝟙[k = c_n] \sum_{{j \ne c_n}} 𝟙[y_{{{pair.replace('k', 'j')}}}"
+                    rf" - y_{{{own}}} + {loss.margin:g} > 0] \right)")
+    lines.append(_line(symbolic, substituted, [output, targets], step.loss))
+    if _fused(spec):
+        stable = "log-softmax" if loss.name == "cross_entropy" else "softplus"
+        lines.append(rf"\text{{(computed stably from }} S_{{{last}}} \text{{ by {stable}, so no }} \log 0)")
+    if loss.name == "multiclass_hinge":
+        lines.append(gradient)
+        gradient_name = r"\frac{\partial L}{\partial Y}"
+    else:
+        gradient_name = rf"\frac{{\partial L}}{{\partial Y}} = {gradient}"
+    if step.output_gradient is None:
+        lines.append(gradient_name + r" \quad \text{(not finite: the output saturated; the fused form is used)}")
+    else:
+        lines.append(_line(gradient_name, None, [], step.output_gradient))
+    return lines
+
+
+def _backward_lines(spec: Spec, trace: Trace, step, layer: int) -> list[str]:
+    config, rows, last = spec.layers[layer - 1], spec.layout == "rows", len(spec.layers)
+    grads, out = _backward_of(step, layer), step.forward[layer - 1]
+    d, dz = rf"\delta_{{{layer}}}", rf"\frac{{\partial L}}{{\partial Z_{{{layer}}}}}"
+    if layer == last and _fused(spec):
+        divisor, divisor_numbers = _fraction(1, _reduction(spec))
+        y, t = out.activation, trace.targets
+        lines = [_line(f"{d} = {divisor} (Y - T)", f"{divisor_numbers} \\left( {matrix(y)} - {matrix(t)} \\right)",
+                       [y, t], grads.delta)]
+    elif config.activation == "softmax":
+        g, z = grads.grad_activation, out.activation
+        ones = r"𝟏 𝟏^\top"
+        form = "Z_{{{l}}} \\odot \\left( G - (G \\odot Z_{{{l}}}) {o} \\right)" if rows else \
+            "Z_{{{l}}} \\odot \\left( G - {o} (G \\odot Z_{{{l}}}) \\right)"
+        symbolic = f"{d} = " + form.format(l=layer, o=ones) + rf", \quad G = {dz}"
+        substituted = None
+        if g is not None:
+            gm, zm = matrix(g), matrix(z)
+            substituted = (rf"{zm} \odot \left( {gm} - ({gm} \odot {zm}) {ones} \right)" if rows else
+                           rf"{zm} \odot \left( {gm} - {ones} ({gm} \odot {zm}) \right)")
+        lines = [_line(symbolic, substituted, [g, z], grads.delta)]
+    elif config.activation == "identity":
+        lines = [_line(rf"{d} = {dz}", None, [], grads.delta)]
+    else:
+        s, g = f"S_{{{layer}}}", grads.grad_activation
+        form = _TEX_DERIVATIVE_FORM[config.activation].format(s=s, z=f"Z_{{{layer}}}", a=f"{config.negative_slope:g}")
+        derivative = f"f_{{{layer}}}'({s})"
+        symbolic = rf"{d} = {dz} \odot {derivative}, \quad {derivative} = {form}"
+        slope = activations.backward(config.activation, out.pre_activation, out.activation,
+                                     np.ones_like(out.pre_activation), config.negative_slope)
+        substituted = None if g is None else rf"{matrix(g)} \odot {matrix(slope)}"
+        lines = [_line(symbolic, substituted, [g, slope], grads.delta)]
+    below, weights = _activation_below(trace, step, layer - 1), step.parameters[layer - 1].weights
+    dm, bm, wm = matrix(grads.delta), matrix(below), matrix(weights)
+    name_w = rf"\frac{{\partial L}}{{\partial W_{{{layer}}}}}"
+    if rows:
+        lines.append(_line(rf"{name_w} = {_z(layer - 1)}^\top {d}", rf"{bm}^\top {dm}",
+                           [below, grads.delta], grads.grad_weights))
+    else:
+        lines.append(_line(rf"{name_w} = {d} {_z(layer - 1)}^\top", rf"{dm} {bm}^\top",
+                           [below, grads.delta], grads.grad_weights))
+    if config.bias is not None:
+        name_b = rf"\frac{{\partial L}}{{\partial b_{{{layer}}}}}"
+        symbolic = rf"{name_b} = 𝟏_N^\top {d}" if rows else rf"{name_b} = {d} 𝟏_N"
+        substituted = rf"𝟏_N^\top {dm}" if rows else rf"{dm} 𝟏_N"
+        lines.append(_line(symbolic, substituted, [grads.delta], _bias(spec, grads.grad_bias)))
+    if layer > 1:
+        name_z = rf"\frac{{\partial L}}{{\partial Z_{{{layer - 1}}}}}"
+        result = _backward_of(step, layer - 1).grad_activation
+        if rows:
+            lines.append(_line(rf"{name_z} = {d} W_{{{layer}}}^\top", rf"{dm} {wm}^\top", [grads.delta, weights], result))
+        else:
+            lines.append(_line(rf"{name_z} = W_{{{layer}}}^\top {d}", rf"{wm}^\top {dm}", [grads.delta, weights], result))
+    return lines
+
+
+def _parameters(spec: Spec) -> list[tuple[str, str, bool]]:
+    """(name, kind, trained) of every parameter: ('W1', 'weights', True), ('b1', 'bias', False), ..."""
+    found = []
+    for index, layer in enumerate(spec.layers, start=1):
+        found.append((f"W{index}", "weights", layer.train_weights))
+        if layer.bias is not None:
+            found.append((f"b{index}", "bias", layer.train_bias))
+    return found
+
+
+def _update_lines(spec: Spec, step) -> list[str]:
+    rate = spec.optimizer.learning_rate
+    lines = []
+    for name, kind, trained in _parameters(spec):
+        layer = int(name[1:])
+        symbol = f"{name[0]}_{{{layer}}}"
+        grads = _backward_of(step, layer)
+        before = getattr(step.parameters[layer - 1], kind)
+        after = getattr(step.update[layer - 1], kind)
+        gradient = grads.grad_weights if kind == "weights" else grads.grad_bias
+        if kind == "bias":
+            before, after, gradient = _bias(spec, before), _bias(spec, after), _bias(spec, gradient)
+        if not trained:
+            lines.append(rf"{symbol} \text{{ is frozen: not updated (its gradient is still computed)}}")
+            continue
+        symbolic = rf"{symbol} \leftarrow {symbol} - r \frac{{\partial L}}{{\partial {symbol}}}"
+        substituted = rf"{matrix(before)} - {rate:g} {matrix(gradient)}"
+        lines.append(_line(symbolic, substituted, [before, gradient], after))
+    return lines
