@@ -53,8 +53,8 @@ def check_spec(spec: Spec, limits: Limits, gradcheck: bool = False) -> None:
     """Raise TooLarge (413) naming the first limit the spec is over.
 
     A trace is bounded by its work and by the numbers it returns; a gradient
-    check by its own work: every parameter costs two forward passes, each a
-    third of a step's work.
+    check by its own work: every parameter costs two forward passes over all
+    N examples, N sum d(l-1) d(l) multiply-adds each (a third of a full-batch step).
     """
     widths = spec.widths
     _at_most("max_layers", len(spec.layers), limits.max_layers, "layers")
@@ -63,17 +63,19 @@ def check_spec(spec: Spec, limits: Limits, gradcheck: bool = False) -> None:
     _at_most("max_units", widest, limits.max_units, "inputs per example" if where == 0 else f"units in layer {where}")
     _at_most("max_examples", spec.num_examples, limits.max_examples, "examples")
     _at_most("max_steps", spec.steps, limits.max_steps, "steps")
-    per_step = spec.work_per_step()
     if gradcheck:
         parameters = sum(layer.weights.size + (0 if layer.bias is None else layer.bias.size) for layer in spec.layers)
+        # A gradient check runs on the whole batch, whatever batch_size the trace would use.
+        forward = spec.num_examples * sum(a * b for a, b in zip(widths, widths[1:]))
         _at_most(
             "max_gradcheck_work",
-            parameters * 2 * per_step // 3,
+            parameters * 2 * forward,
             limits.max_gradcheck_work,
             "multiply-adds for the gradient check",
-            f"({parameters} parameters x 2 forward passes of {per_step // 3})",
+            f"({parameters} parameters x 2 forward passes of {forward})",
         )
     else:
+        per_step = spec.work_per_step()
         _at_most(
             "max_work",
             per_step * spec.steps,
