@@ -19,7 +19,11 @@ from .problems import TooLarge
 MiB = 1024 * 1024
 
 
-@dataclass(frozen=True, config=ConfigDict(extra="forbid", title="Limits"))
+# Every field is in a response, so the response schema marks every field required.
+@dataclass(
+    frozen=True,
+    config=ConfigDict(extra="forbid", title="Limits", json_schema_serialization_defaults_required=True),
+)
 class Limits:
     """The size limits of a request (the body of GET /api/v1/limits)."""
 
