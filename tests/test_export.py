@@ -209,6 +209,61 @@ BRANCHES = {
         "loss": {"name": "multiclass_hinge", "reduction": "mean"},
         "steps": 2,
     },
+    "momentum-minibatches": {
+        "layout": "columns",
+        "layers": [
+            _layer([[0.3, -0.8], [0.6, 0.2], [-0.5, 0.9]], [0.1, 0.0, -0.1], "tanh", train_bias=False),
+            _layer([[1.0, -1.0, 0.5]], [0.3], "sigmoid"),
+        ],
+        "inputs": [[0.5, -1.0, 2.0, 0.1, -0.3], [1.5, 0.0, -0.5, 0.7, 0.2]],
+        "targets": [[1.0, 0.0, 1.0, 0.0, 1.0]],
+        "loss": {"name": "binary_cross_entropy"},
+        "optimizer": {"name": "sgd", "learning_rate": 0.5, "momentum": 0.9},
+        "batch_size": 2,
+        "shuffle_seed": 7,
+        "steps": 5,
+    },
+    "nesterov-from-a-state": {
+        "layout": "rows",
+        "layers": [_layer([[0.5, -0.5], [0.25, 0.75]], [0.1, -0.1], "relu"), _layer([[0.4], [-0.6]], None, "identity")],
+        "inputs": [[1.0, 2.0], [-1.0, 0.5], [0.3, -0.2]],
+        "targets": [[0.5], [-0.5], [0.1]],
+        "loss": {"name": "squared_error", "reduction": "sum"},
+        "optimizer": {
+            "name": "sgd",
+            "learning_rate": 0.05,
+            "momentum": 0.5,
+            "nesterov": True,
+            "state": {"step": 3, "velocity": {"W1": [[0.1, 0.0], [0.0, -0.1]], "b1": [0.01, 0.02], "W2": [[0.2], [0.3]]}},
+        },
+        "steps": 3,
+    },
+    "adam-labels-batches": {
+        "layout": "rows",
+        "layers": [
+            _layer([[0.2, -0.3, 0.4], [0.5, 0.1, -0.6]], [0.0, 0.1, -0.1], "leaky_relu", negative_slope=0.1),
+            _layer([[0.3, -0.2], [0.1, 0.4], [-0.5, 0.2]], [0.05, -0.05], "softmax", train_weights=False),
+        ],
+        "inputs": [[1.0, 0.5], [-0.5, 1.5], [0.2, -0.8], [0.9, 0.1]],
+        "labels": [1, 0, 0, 1],
+        "loss": {"name": "cross_entropy"},
+        "optimizer": {"name": "adam", "learning_rate": 0.01, "betas": [0.8, 0.99], "eps": 1e-6},
+        "batch_size": 3,
+        "steps": 4,
+    },
+    "adam-from-a-state": {
+        "layout": "columns",
+        "layers": [_layer([[0.5, -0.4], [0.1, 0.3]], [0.2, -0.2], "identity")],
+        "inputs": [[1.0, -1.0], [0.5, 2.0]],
+        "labels": [0, 1],
+        "loss": {"name": "multiclass_hinge"},
+        "optimizer": {
+            "name": "adam",
+            "learning_rate": 0.1,
+            "state": {"step": 10, "first_moment": {"W1": [[0.1, -0.2], [0.0, 0.3]], "b1": [0.05, 0.0]}},
+        },
+        "steps": 2,
+    },
 }
 
 

@@ -35,7 +35,7 @@ _LAYOUT = {
         "grad_weights": "Z[l - 1].T @ delta",
         "grad_bias": "delta.sum(axis=0)",
         "grad_below": 'delta @ params[f"W{l}"].T',
-        "outputs": 'params[f"W{len(REQUEST[\'layers\'])}"].shape[1]',
+        "outputs": 'len(REQUEST["layers"][-1]["weights"][0])',
         "one_hot": "T = np.zeros((len(labels), outputs))\n    T[np.arange(len(labels)), labels] = 1.0",
         "examples": "X.shape[0]",
         "select": "{name}[batch]",
@@ -55,7 +55,7 @@ _LAYOUT = {
         "grad_weights": "delta @ Z[l - 1].T",
         "grad_bias": "delta.sum(axis=1)",
         "grad_below": 'params[f"W{l}"].T @ delta',
-        "outputs": 'params[f"W{len(REQUEST[\'layers\'])}"].shape[0]',
+        "outputs": 'len(REQUEST["layers"][-1]["weights"])',
         "one_hot": "T = np.zeros((outputs, len(labels)))\n    T[labels, np.arange(len(labels))] = 1.0",
         "examples": "X.shape[1]",
         "select": "{name}[:, batch]",
@@ -504,7 +504,7 @@ def _targets(body: dict, values: dict, hinge: bool) -> str:
     if body.get("labels") is not None:
         lines = [
             '    labels = np.array(REQUEST["labels"])',
-            f"    outputs = {values['outputs']}",
+            f"    outputs = {values['outputs']}  # units of the output layer",
             "    # One-hot targets: class c of an example (0-based) is output unit c.",
             f"    {values['one_hot']}",
         ]
