@@ -13,9 +13,11 @@ spec's own layout, so a student sees the numbers in the convention of the text.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
+
+from . import optimizers
 
 LAYOUTS = ("rows", "columns")
 ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh", "softmax")
@@ -54,6 +56,12 @@ class Loss:
 class Optimizer:
     name: str = "sgd"
     learning_rate: float = DEFAULT_LEARNING_RATE
+    # SGD with momentum > 0 keeps a velocity; adam keeps moments (engine/optimizers.py).
+    momentum: float = 0.0
+    nesterov: bool = False
+    betas: tuple[float, float] = optimizers.DEFAULT_BETAS
+    eps: float = optimizers.DEFAULT_EPS
+    state: optimizers.State | None = None  # the state to start from, arrays in the spec's layout
 
 
 @dataclass(frozen=True)
@@ -68,10 +76,17 @@ class Spec:
     labels: tuple[int, ...] | None = None
     optimizer: Optimizer = field(default_factory=Optimizer)
     steps: int = 1
+    batch_size: int | None = None  # None: full batch; else mini-batches in the order engine/batches.py gives
+    shuffle_seed: int = 0
 
     @property
     def num_examples(self) -> int:
         return self.inputs.shape[0] if self.layout == "rows" else self.inputs.shape[1]
+
+    @property
+    def batch_examples(self) -> int:
+        """Examples in one step's batch (the largest batch when they differ)."""
+        return self.num_examples if self.batch_size is None else min(self.batch_size, self.num_examples)
 
     @property
     def widths(self) -> tuple[int, ...]:
@@ -83,13 +98,13 @@ class Spec:
     def work_per_step(self) -> int:
         """Multiply-adds of one forward+backward+update step (about 3 N sum d(l-1) d(l))."""
         widths = self.widths
-        return 3 * self.num_examples * sum(a * b for a, b in zip(widths, widths[1:]))
+        return 3 * self.batch_examples * sum(a * b for a, b in zip(widths, widths[1:]))
 
     def trace_values(self) -> int:
         """How many numbers one traced step holds (activations, deltas, gradients, parameters)."""
         widths = self.widths
-        per_layer = sum(4 * self.num_examples * d + 3 * (a * d + d) for a, d in zip(widths, widths[1:]))
-        return per_layer + self.num_examples * widths[-1]
+        per_layer = sum(4 * self.batch_examples * d + 3 * (a * d + d) for a, d in zip(widths, widths[1:]))
+        return per_layer + self.batch_examples * widths[-1]
 
 
 def _matrix(value, name: str) -> np.ndarray:
@@ -123,6 +138,7 @@ def from_request(body: dict) -> Spec:
         )
     raw_loss = body["loss"]
     optimizer = body.get("optimizer") or {}
+    batch_size = body.get("batch_size")
     spec = Spec(
         layout=layout,
         layers=tuple(layers),
@@ -138,11 +154,36 @@ def from_request(body: dict) -> Spec:
         optimizer=Optimizer(
             name=optimizer.get("name", "sgd"),
             learning_rate=float(optimizer.get("learning_rate", DEFAULT_LEARNING_RATE)),
+            momentum=float(optimizer.get("momentum", 0.0)),
+            nesterov=bool(optimizer.get("nesterov", False)),
+            betas=tuple(float(b) for b in optimizer.get("betas", optimizers.DEFAULT_BETAS)),
+            eps=float(optimizer.get("eps", optimizers.DEFAULT_EPS)),
         ),
         steps=int(body.get("steps", 1)),
+        batch_size=None if batch_size is None else int(batch_size),
+        shuffle_seed=int(body.get("shuffle_seed", 0)),
     )
     check(spec)
+    if optimizer.get("state") is not None:
+        spec = _with_optimizer_state(spec, optimizer["state"])
     return spec
+
+
+def parameter_shapes(spec: Spec) -> dict[str, tuple[int, ...]]:
+    """{"W1": shape, "b1": shape, ...} in the spec's layout (layers without bias have no b)."""
+    shapes = {}
+    for index, layer in enumerate(spec.layers, start=1):
+        shapes[f"W{index}"] = layer.weights.shape
+        if layer.bias is not None:
+            shapes[f"b{index}"] = layer.bias.shape
+    return shapes
+
+
+def _with_optimizer_state(spec: Spec, raw) -> Spec:
+    if not isinstance(raw, dict):
+        raise ValueError("optimizer state must be an object")
+    state = optimizers.from_dict(spec.optimizer, raw, parameter_shapes(spec))
+    return replace(spec, optimizer=replace(spec.optimizer, state=state))
 
 
 def check(spec: Spec) -> None:
@@ -180,5 +221,25 @@ def check(spec: Spec) -> None:
             raise ValueError(f"labels must be class indices in 0..{width - 1}")
     if not spec.optimizer.learning_rate > 0:
         raise ValueError("learning_rate must be positive")
+    _check_optimizer(spec.optimizer)
+    if spec.batch_size is not None and spec.batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    if spec.shuffle_seed < 0:
+        raise ValueError("shuffle_seed must be an integer >= 0")
     if spec.steps < 1:
         raise ValueError("steps must be at least 1")
+
+
+def _check_optimizer(optimizer: Optimizer) -> None:
+    if optimizer.name not in optimizers.NAMES:
+        raise ValueError(f"optimizer must be one of {optimizers.NAMES}, got {optimizer.name!r}")
+    if not 0 <= optimizer.momentum < 1:
+        raise ValueError(f"momentum must be in [0, 1), got {optimizer.momentum}")
+    if optimizer.name == "adam" and optimizer.momentum:
+        raise ValueError("adam takes betas, not momentum")
+    if optimizer.nesterov and not optimizer.momentum > 0:
+        raise ValueError("nesterov needs momentum > 0")
+    if len(optimizer.betas) != 2 or not all(0 <= beta < 1 for beta in optimizer.betas):
+        raise ValueError(f"betas must be two numbers in [0, 1), got {optimizer.betas}")
+    if not optimizer.eps > 0:
+        raise ValueError(f"eps must be positive, got {optimizer.eps}")

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import losses, network
+from . import batches, losses, network, optimizers
 from .spec import Spec
 
 
@@ -50,6 +50,8 @@ class Step:
     output_gradient: np.ndarray | None  # None where any entry is not finite
     backward: tuple[Backward, ...]  # layer L..1
     update: tuple[Params, ...]  # after the step, layer 1..L
+    batch: tuple[int, ...] | None = None  # the examples of this step (0-based) when the spec sets batch_size
+    optimizer_state: optimizers.State | None = None  # after the step, for SGD with momentum and Adam
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ class Trace:
                     "update": [
                         {"layer": p.layer, "weights": _plain(p.weights), "bias": _plain(p.bias)} for p in step.update
                     ],
+                    **_additions(step),
                 }
                 for step in self.steps
             ],
@@ -99,6 +102,41 @@ class Trace:
 
 def _plain(array: np.ndarray | None):
     return None if array is None else array.tolist()
+
+
+def _additions(step: Step) -> dict:
+    """Fields added to version 1, present only where the request asked for them."""
+    out = {}
+    if step.batch is not None:
+        out["batch"] = list(step.batch)
+    if step.optimizer_state is not None:
+        out["optimizer_state"] = optimizers.to_dict(step.optimizer_state)
+    return out
+
+
+def optimizer_start(spec: Spec, params: network.Params) -> optimizers.State:
+    """The optimizer state before the first traced step, in the rows layout."""
+    if spec.optimizer.state is None:
+        return optimizers.initial_state(spec.optimizer, optimizers.named(params))
+    return optimizers.map_arrays(spec.optimizer.state, _flip_weights(spec.layout))
+
+
+def _flip_weights(layout: str):
+    """A function (name, array) -> array that moves a W between the rows and the columns layout."""
+    return lambda name, array: array.T if layout == "columns" and name.startswith("W") else array
+
+
+def update(spec: Spec, params: network.Params, grads: list[network.LayerBackward], state: optimizers.State):
+    """(params, state) after one step of the spec's optimizer. grads: ordered from layer 1 up."""
+    named_grads = {}
+    for index, grad in enumerate(grads, start=1):
+        named_grads[f"W{index}"] = grad.grad_weights
+        if grad.grad_bias is not None:
+            named_grads[f"b{index}"] = grad.grad_bias
+    new, state = optimizers.update(
+        spec.optimizer, optimizers.named(params), named_grads, state, optimizers.trainable_names(spec.layers)
+    )
+    return optimizers.pairs(new, len(params)), state
 
 
 def rows_problem(spec: Spec) -> tuple[network.Params, np.ndarray, np.ndarray, np.ndarray]:
@@ -125,12 +163,23 @@ def loss_at(spec: Spec, params: network.Params, inputs, targets, classes) -> flo
 
 
 def run(spec: Spec) -> Trace:
-    """Trace `spec.steps` full-batch SGD steps. Raises Overflow if a value stops being finite."""
-    params, inputs, targets, classes = rows_problem(spec)
+    """Trace `spec.steps` steps of the spec's optimizer (full batch unless batch_size is set).
+
+    Raises Overflow if a value stops being finite. With mini-batches a step's
+    loss and passes are over its batch; final_loss is over every example.
+    """
+    params, all_inputs, all_targets, all_classes = rows_problem(spec)
     out = (lambda a: None if a is None else a.T) if spec.layout == "columns" else (lambda a: a)
+    state = optimizer_start(spec, params)
+    stateful = optimizers.kind(spec.optimizer) != "sgd"
     steps, history = [], []
     with np.errstate(all="ignore"):
         for index in range(spec.steps):
+            batch = None
+            inputs, targets, classes = all_inputs, all_targets, all_classes
+            if spec.batch_size is not None:
+                batch = batches.indices(spec.num_examples, spec.batch_size, spec.shuffle_seed, state.step)
+                inputs, targets, classes = all_inputs[batch], all_targets[batch], all_classes[batch]
             passes = network.forward(spec.layers, params, inputs)
             for layer, layer_pass in enumerate(passes, start=1):
                 _check(layer_pass.pre_activation, index, layer, "forward", f"S{layer}")
@@ -144,11 +193,14 @@ def run(spec: Spec) -> Trace:
                 for name, value in (("delta", grad.delta), ("dL/dW", grad.grad_weights), ("dL/db", grad.grad_bias)):
                     if value is not None:
                         _check(value, index, layer, "backward", f"{name}{layer}")
-            new_params = network.sgd_update(spec.layers, params, grads[::-1], spec.optimizer.learning_rate)
+            new_params, state = update(spec, params, grads[::-1], state)
             for layer, (weights, bias) in enumerate(new_params, start=1):
                 _check(weights, index, layer, "update", f"W{layer}")
                 if bias is not None:
                     _check(bias, index, layer, "update", f"b{layer}")
+            for field, values in optimizers.arrays(state).items():
+                for name, value in values.items():
+                    _check(value, index, int(name[1:]), "update", f"{field.replace('_', ' ')} of {name}")
             layer_count = len(spec.layers)
             steps.append(
                 Step(
@@ -164,16 +216,18 @@ def run(spec: Spec) -> Trace:
                         for k, g in enumerate(grads)
                     ),
                     update=tuple(Params(i, out(w), b) for i, (w, b) in enumerate(new_params, start=1)),
+                    batch=None if batch is None else tuple(int(i) for i in batch),
+                    optimizer_state=optimizers.map_arrays(state, _flip_weights(spec.layout)) if stateful else None,
                 )
             )
             history.append(loss)
             params = new_params
-        final = loss_at(spec, params, inputs, targets, classes)
+        final = loss_at(spec, params, all_inputs, all_targets, all_classes)
         _check(np.asarray(final), spec.steps, None, "loss", "the loss after the last step")
     return Trace(
         layout=spec.layout,
-        inputs=out(inputs),
-        targets=out(targets),
+        inputs=out(all_inputs),
+        targets=out(all_targets),
         labels=spec.labels,
         steps=tuple(steps),
         final_loss=final,
