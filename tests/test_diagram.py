@@ -190,3 +190,18 @@ def test_loss_curve_marks_the_current_step():
     assert list(current.x) == [2] and list(current.y) == [history[2]]
     assert repr(history[2]) in current.hovertext[0]
     pio.to_json(figure, validate=True)
+
+
+def test_a_mini_batch_step_shows_its_first_example():
+    body = presets.get("seed002-ex2").body()
+    body.update(batch_size=2, steps=2)
+    spec, trace = run(body)
+    for index, step in enumerate(trace.to_dict()["steps"]):
+        first = step["batch"][0]
+        figure = diagram.network_figure(spec, trace, Substep(index, "forward", 1))
+        assert f"example {first + 1} (first of this step's batch of 2)" in figure.layout.title.text
+        hover = " | ".join(one(figure, "units").hovertext)
+        for row in body["inputs"]:  # columns layout: row = input unit, column = example
+            assert f"X = {row[first]!r}" in hover
+        for row in step["forward"][0]["activation"]:
+            assert f"Z1 = {row[0]!r}" in hover

@@ -416,3 +416,95 @@ def test_every_sub_step_of_every_preset_is_well_formed_mathml(preset):
 def _substeps(layers: int) -> list[Substep]:
     return ([Substep(0, "forward", layer) for layer in range(1, layers + 1)] + [Substep(0, "loss", None)]
             + [Substep(0, "backward", layer) for layer in range(layers, 0, -1)] + [Substep(0, "update", None)])
+
+
+# --- optimizers and mini-batches -------------------------------------------------------------
+
+def seed002_gradients(w1, w2, x, t):
+    """(dL/dW1, dL/dW2) of seed 002's network, columns layout, 1/(2N) squared error."""
+    s1 = w1 @ x
+    z1 = np.maximum(s1, 0)
+    g2 = (w2 @ z1 - t) / x.shape[1]
+    return ((w2.T @ g2) * (s1 > 0)) @ x.T, g2 @ z1.T
+
+
+def seed002_with(optimizer: dict, **extra):
+    body = presets.get("seed002-ex2").body()
+    body.update(optimizer=optimizer, steps=2, **extra)
+    x, t = np.array(body["inputs"]), np.array(body["targets"])
+    weights = [np.array(layer["weights"]) for layer in body["layers"]]
+    return body, x, t, weights
+
+
+def test_momentum_update_shows_the_velocity():
+    body, x, t, weights = seed002_with({"name": "sgd", "learning_rate": 0.1, "momentum": 0.9})
+    spec, trace = run(body)
+    first = seed002_gradients(*weights, x, t)
+    after_first = [w - 0.1 * g for w, g in zip(weights, first)]  # v = g at the first step
+    second = seed002_gradients(*after_first, x, t)
+    velocity = [0.9 * a + b for a, b in zip(first, second)]
+    after_second = [w - 0.1 * v for w, v in zip(after_first, velocity)]
+    mathml = equations.equation(spec, trace, Substep(1, "update", None))
+    expected = []
+    for layer in range(2):  # v <- mu v + g = [..]; W <- W - r v = [..]
+        expected += [first[layer], second[layer], velocity[layer], after_first[layer], velocity[layer],
+                     after_second[layer]]
+    assert_tables(mathml, expected)
+    assert equations.title(spec, Substep(1, "update", None)) == \
+        "Update: v ← μ v + dL/dW, W ← W − r v (r = 0.1, μ = 0.9)"
+
+
+def test_nesterov_update():
+    body, x, t, weights = seed002_with({"name": "sgd", "learning_rate": 0.1, "momentum": 0.9, "nesterov": True})
+    spec, trace = run(body)
+    first = seed002_gradients(*weights, x, t)
+    after_first = [w - 0.1 * (g + 0.9 * g) for w, g in zip(weights, first)]
+    second = seed002_gradients(*after_first, x, t)
+    velocity = [0.9 * a + b for a, b in zip(first, second)]
+    after_second = [w - 0.1 * (g + 0.9 * v) for w, g, v in zip(after_first, second, velocity)]
+    expected = []
+    for layer in range(2):
+        expected += [first[layer], second[layer], velocity[layer],
+                     after_first[layer], second[layer], velocity[layer], after_second[layer]]
+    assert_tables(equations.equation(spec, trace, Substep(1, "update", None)), expected)
+    assert "W ← W − r (dL/dW + μ v)" in equations.title(spec, Substep(1, "update", None))
+
+
+def test_adam_update_shows_both_moments():
+    body, x, t, weights = seed002_with({"name": "adam", "learning_rate": 0.01})
+    spec, trace = run(body)
+    first = seed002_gradients(*weights, x, t)
+    m = [0.1 * g for g in first]
+    v = [0.001 * g * g for g in first]
+    after_first = [w - 0.01 / (1 - 0.9) * a / (np.sqrt(b) / np.sqrt(1 - 0.999) + 1e-8)
+                   for w, a, b in zip(weights, m, v)]
+    second = seed002_gradients(*after_first, x, t)
+    m2 = [0.9 * a + 0.1 * g for a, g in zip(m, second)]
+    v2 = [0.999 * b + 0.001 * g * g for b, g in zip(v, second)]
+    after_second = [w - 0.01 / (1 - 0.9 ** 2) * a / (np.sqrt(b) / np.sqrt(1 - 0.999 ** 2) + 1e-8)
+                    for w, a, b in zip(after_first, m2, v2)]
+    expected = []
+    for layer in range(2):
+        expected += [m[layer], second[layer], m2[layer], v[layer], second[layer], second[layer], v2[layer],
+                     after_second[layer]]
+    mathml = equations.equation(spec, trace, Substep(1, "update", None))
+    assert_tables(mathml, expected)
+    assert plain(mathml).startswith("t=2, r=0.01")
+    assert equations.title(spec, Substep(1, "update", None)).startswith("Update (Adam, t = 2): m ← β1 m")
+
+
+def test_a_mini_batch_step_uses_its_own_examples_and_n():
+    body, x, t, (w1, w2) = seed002_with({"name": "sgd", "learning_rate": 0.5}, batch_size=2)
+    spec, trace = run(body)
+    batch = trace.to_dict()["steps"][0]["batch"]
+    assert len(batch) == 2
+    xb, tb = x[:, batch], t[:, batch]
+    s1 = w1 @ xb
+    y = w2 @ np.maximum(s1, 0)
+    loss = ((y - tb) ** 2).sum() / 4
+    assert_tables(equations.equation(spec, trace, Substep(0, "forward", 1)), [w1, xb, s1, np.maximum(s1, 0)])
+    mathml = equations.equation(spec, trace, Substep(0, "loss", None))
+    assert_tables(mathml, [y, tb, (y - tb) / 2])
+    assert contains_number(mathml, loss)
+    assert ("1", "2·2") in fractions(mathml)
+    assert f"mini-batch: examples {batch[0] + 1}, {batch[1] + 1}" in plain(mathml)

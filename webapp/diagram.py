@@ -46,6 +46,19 @@ def _first_example(array: np.ndarray, layout: str) -> np.ndarray:
     return array[0, :] if layout == "rows" else array[:, 0]
 
 
+def _first_input(trace: Trace, step) -> np.ndarray:
+    """The inputs of the step's first example (the first of its mini-batch when it has one)."""
+    index = 0 if step.batch is None else step.batch[0]
+    return trace.inputs[index, :] if trace.layout == "rows" else trace.inputs[:, index]
+
+
+def _which_example(spec: Spec, step) -> str:
+    """'example 1 of 4', or 'example 3 (first of this step's batch of 2)'."""
+    if step.batch is None:
+        return f"example 1 of {spec.num_examples}"
+    return f"example {step.batch[0] + 1} (first of this step's batch of {len(step.batch)})"
+
+
 def _largest(arrays) -> float:
     largest = max((float(np.max(np.abs(a))) for a in arrays if a is not None and np.size(a)), default=0.0)
     return largest if largest > 0 else 1.0
@@ -55,7 +68,7 @@ def ranges(trace: Trace) -> Ranges:
     """Colour ranges over every step of the trace (first example for unit values)."""
     layout, steps = trace.layout, trace.steps
     return Ranges(
-        activation=_largest([_first_example(trace.inputs, layout)]
+        activation=_largest([_first_input(trace, s) for s in steps]
                             + [_first_example(f.activation, layout) for s in steps for f in s.forward]),
         delta=_largest([_first_example(b.delta, layout) for s in steps for b in s.backward]),
         bias_change=_largest([u.bias - p.bias for s in steps for p, u in zip(s.parameters, s.update)
@@ -98,13 +111,13 @@ def network_figure(spec: Spec, trace: Trace, substep: Substep) -> go.Figure:
     step = trace.steps[substep.step]
     limits = ranges(trace)
     kind, current = substep.kind, substep.layer
-    example_count = spec.num_examples
+    example = _which_example(spec, step)
 
     # What each sub-step shows: per layer, the unit values (None = not computed yet) and the edge values.
     if kind in ("forward", "loss"):
         unit_name, unit_range = "Z", limits.activation
         known = last if kind == "loss" else current
-        units = [_first_example(trace.inputs, layout)] + [
+        units = [_first_input(trace, step)] + [
             _first_example(f.activation, layout) if f.layer <= known else None for f in step.forward
         ]
         edge_name, edge_range = "W", limits.weights
@@ -212,7 +225,7 @@ def network_figure(spec: Spec, trace: Trace, substep: Substep) -> go.Figure:
             unit["value"].append(value)
             unit["opacity"].append(opacity)
             unit["text"].append(f"{description}<br>{_unit_symbol(unit_name, layer, kind)} = {value!r}"
-                                + ("" if kind == "update" else f"  (example 1 of {example_count})"))
+                                + ("" if kind == "update" else f"  ({example})"))
             unit["label"].append(_short(value))
             dark = abs(value) > 0.6 * unit_range and opacity == OPAQUE
             unit["label_colour"].append("#ffffff" if dark else "#111111")
@@ -247,7 +260,7 @@ def network_figure(spec: Spec, trace: Trace, substep: Substep) -> go.Figure:
         template="none",
         height=max(320, 58 * tallest + 130),
         margin={"l": 20, "r": 110, "t": 56, "b": 64},
-        title={"text": _figure_title(kind, unit_name, edge_name, example_count), "x": 0.01, "xanchor": "left",
+        title={"text": _figure_title(kind, unit_name, edge_name, example), "x": 0.01, "xanchor": "left",
                "font": {"size": 13}},
         xaxis={"visible": False, "range": [-0.6, last + 0.6], "fixedrange": True},
         yaxis={"visible": False, "range": [-(tallest + 1) / 2, (tallest + 1) / 2], "fixedrange": True},
@@ -290,12 +303,12 @@ def _unit_bar_title(name: str, kind: str) -> str:
     return name if kind == "update" else f"{name} (ex. 1)"
 
 
-def _figure_title(kind: str, unit_name: str, edge_name: str, examples: int) -> str:
+def _figure_title(kind: str, unit_name: str, edge_name: str, example: str) -> str:
     if kind == "update":
         return "Units: bias change Δb · edges: weight change ΔW"
     which = "activation Z" if unit_name == "Z" else "delta δ = dL/dS"
     edges = "weight W" if edge_name == "W" else "gradient dL/dW"
-    return f"Units: {which} of example 1 of {examples} · edges: {edges}"
+    return f"Units: {which} of {example} · edges: {edges}"
 
 
 def _layer_labels(spec: Spec, tallest: int) -> list[dict]:

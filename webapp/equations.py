@@ -42,12 +42,8 @@ def title(spec: Spec, substep: Substep) -> str:
         return f"Loss: L = {_plain_loss(spec)}"
     if substep.kind == "backward":
         return f"Backward, layer {substep.layer}: " + ", ".join(_plain_backward(spec, substep.layer))
-    rate = f"{spec.optimizer.learning_rate:g}"
-    rule = "W ← W − r dL/dW"
-    if any(layer.bias is not None for layer in spec.layers):
-        rule += ", b ← b − r dL/db"
     frozen = [name for name, _, trained in _parameters(spec) if not trained]
-    return f"Update: {rule} (r = {rate})" + (f"; {', '.join(frozen)} frozen" if frozen else "")
+    return _plain_update(spec, substep.step) + (f"; {', '.join(frozen)} frozen" if frozen else "")
 
 
 def _z_plain(layer: int) -> str:
@@ -96,6 +92,22 @@ def _plain_loss(spec: Spec) -> str:
     return f"{factor}Σ_n Σ_(k≠c_n) max(0, y_nk − y_n,c_n + {loss.margin:g})"
 
 
+def _plain_update(spec: Spec, step: int) -> str:
+    optimizer, kind = spec.optimizer, _optimizer_kind(spec)
+    rate = f"r = {optimizer.learning_rate:g}"
+    if kind == "adam":
+        beta1, beta2 = optimizer.betas
+        return (f"Update (Adam, t = {_adam_t(spec, step)}): m ← β1 m + (1 − β1) dL/dW, v ← β2 v + (1 − β2) (dL/dW)², "
+                f"W ← W − r m̂ / (√v̂ + ε) ({rate}, β1 = {beta1:g}, β2 = {beta2:g}, ε = {optimizer.eps:g})")
+    if kind == "momentum":
+        step_rule = "W ← W − r (dL/dW + μ v)" if optimizer.nesterov else "W ← W − r v"
+        return f"Update: v ← μ v + dL/dW, {step_rule} ({rate}, μ = {optimizer.momentum:g})"
+    rule = "W ← W − r dL/dW"
+    if any(layer.bias is not None for layer in spec.layers):
+        rule += ", b ← b − r dL/db"
+    return f"Update: {rule} ({rate})"
+
+
 def _plain_backward(spec: Spec, layer: int) -> list[str]:
     config, rows = spec.layers[layer - 1], spec.layout == "rows"
     if layer == len(spec.layers) and _fused(spec):
@@ -129,7 +141,7 @@ def equation(spec: Spec, trace: Trace, substep: Substep) -> Markup:
     elif substep.kind == "backward":
         lines = _backward_lines(spec, trace, step, substep.layer)
     else:
-        lines = _update_lines(spec, step)
+        lines = _update_lines(spec, trace, step)
     return Markup("\n".join(_mathml(line) for line in lines))
 
 
@@ -199,8 +211,22 @@ def _bias(spec: Spec, bias: np.ndarray | None) -> np.ndarray | None:
     return bias.reshape(1, -1) if spec.layout == "rows" else bias.reshape(-1, 1)
 
 
-def _activation_below(trace: Trace, step, layer: int) -> np.ndarray:
-    return trace.inputs if layer == 0 else step.forward[layer - 1].activation
+def _batch(spec: Spec, trace: Trace, step) -> tuple[np.ndarray, np.ndarray]:
+    """(X, T) of the step: every example, or the step's mini-batch."""
+    if step.batch is None:
+        return trace.inputs, trace.targets
+    if spec.layout == "rows":
+        return trace.inputs[list(step.batch), :], trace.targets[list(step.batch), :]
+    return trace.inputs[:, list(step.batch)], trace.targets[:, list(step.batch)]
+
+
+def _examples(spec: Spec, step) -> int:
+    """N: the examples the step computes with."""
+    return step.forward[0].activation.shape[0 if spec.layout == "rows" else 1]
+
+
+def _activation_below(spec: Spec, trace: Trace, step, layer: int) -> np.ndarray:
+    return _batch(spec, trace, step)[0] if layer == 0 else step.forward[layer - 1].activation
 
 
 def _backward_of(step, layer: int):
@@ -210,7 +236,7 @@ def _backward_of(step, layer: int):
 def _forward_lines(spec: Spec, trace: Trace, step, layer: int) -> list[str]:
     config, rows = spec.layers[layer - 1], spec.layout == "rows"
     weights, bias = step.parameters[layer - 1].weights, _bias(spec, step.parameters[layer - 1].bias)
-    below, out = _activation_below(trace, step, layer - 1), step.forward[layer - 1]
+    below, out = _activation_below(spec, trace, step, layer - 1), step.forward[layer - 1]
     if rows:
         symbolic = f"S_{{{layer}}} = {_z(layer - 1)} W_{{{layer}}}"
         substituted = f"{matrix(below)} {matrix(weights)}"
@@ -234,15 +260,15 @@ def _forward_lines(spec: Spec, trace: Trace, step, layer: int) -> list[str]:
     return lines
 
 
-def _reduction(spec: Spec) -> list[tuple[str, int]]:
-    """The reduction's divisor as (symbol, value) factors: N for mean, N and d_L for mean_all."""
-    n, width, last = spec.num_examples, spec.widths[-1], len(spec.layers)
+def _reduction(spec: Spec, n: int = 0) -> list[tuple[str, int]]:
+    """The reduction's divisor as (symbol, value) factors: N for mean, N and d_L for mean_all (n: the step's N)."""
+    width, last = spec.widths[-1], len(spec.layers)
     return {"mean": [("N", n)], "sum": [], "mean_all": [("N", n), (f"d{last}", width)]}[spec.loss.reduction]
 
 
-def _loss_denominator(spec: Spec) -> list[tuple[str, int]]:
+def _loss_denominator(spec: Spec, n: int = 0) -> list[tuple[str, int]]:
     half = spec.loss.name == "squared_error" and spec.loss.half
-    return ([("2", 2)] if half else []) + _reduction(spec)
+    return ([("2", 2)] if half else []) + _reduction(spec, n)
 
 
 def _fraction(numerator: int, denominator: list[tuple[str, int]]) -> tuple[str, str]:
@@ -262,14 +288,18 @@ def _fused(spec: Spec) -> bool:
 
 def _loss_lines(spec: Spec, trace: Trace, step) -> list[str]:
     loss, last = spec.loss, len(spec.layers)
-    output, targets = step.forward[-1].activation, trace.targets
+    output, targets = step.forward[-1].activation, _batch(spec, trace, step)[1]
+    n = _examples(spec, step)
     y, t = matrix(output), matrix(targets)
-    factor, factor_numbers = _fraction(1, _loss_denominator(spec))
+    factor, factor_numbers = _fraction(1, _loss_denominator(spec, n))
     lines = [f"Y = Z_{{{last}}}"]
+    if step.batch is not None:
+        examples = ", ".join(str(i + 1) for i in step.batch)
+        lines.insert(0, rf"\text{{mini-batch: examples {examples}}} \quad (N = {n})")
     if loss.name == "squared_error":
         symbolic = rf"L = {factor} \left\| Y - T \right\|_F^2"
         substituted = rf"{factor_numbers} \left\| {y} - {t} \right\|_F^2"
-        gradient, _ = _fraction(1 if loss.half else 2, _reduction(spec))
+        gradient, _ = _fraction(1 if loss.half else 2, _reduction(spec, n))
         gradient = f"{gradient} (Y - T)"
     elif loss.name == "cross_entropy":
         symbolic = rf"L = -{factor} \sum T \odot \log Y"
@@ -309,8 +339,8 @@ def _backward_lines(spec: Spec, trace: Trace, step, layer: int) -> list[str]:
     grads, out = _backward_of(step, layer), step.forward[layer - 1]
     d, dz = rf"\delta_{{{layer}}}", rf"\frac{{\partial L}}{{\partial Z_{{{layer}}}}}"
     if layer == last and _fused(spec):
-        divisor, divisor_numbers = _fraction(1, _reduction(spec))
-        y, t = out.activation, trace.targets
+        divisor, divisor_numbers = _fraction(1, _reduction(spec, _examples(spec, step)))
+        y, t = out.activation, _batch(spec, trace, step)[1]
         lines = [_line(f"{d} = {divisor} (Y - T)", f"{divisor_numbers} \\left( {matrix(y)} - {matrix(t)} \\right)",
                        [y, t], grads.delta)]
     elif config.activation == "softmax":
@@ -336,7 +366,7 @@ def _backward_lines(spec: Spec, trace: Trace, step, layer: int) -> list[str]:
                                      np.ones_like(out.pre_activation), config.negative_slope)
         substituted = None if g is None else rf"{matrix(g)} \odot {matrix(slope)}"
         lines = [_line(symbolic, substituted, [g, slope], grads.delta)]
-    below, weights = _activation_below(trace, step, layer - 1), step.parameters[layer - 1].weights
+    below, weights = _activation_below(spec, trace, step, layer - 1), step.parameters[layer - 1].weights
     dm, bm, wm = matrix(grads.delta), matrix(below), matrix(weights)
     name_w = rf"\frac{{\partial L}}{{\partial W_{{{layer}}}}}"
     if rows:
@@ -370,22 +400,88 @@ def _parameters(spec: Spec) -> list[tuple[str, str, bool]]:
     return found
 
 
-def _update_lines(spec: Spec, step) -> list[str]:
-    rate = spec.optimizer.learning_rate
+def _optimizer_kind(spec: Spec) -> str:
+    """'sgd', 'momentum' (SGD with momentum > 0) or 'adam'."""
+    if spec.optimizer.name == "adam":
+        return "adam"
+    return "momentum" if spec.optimizer.momentum > 0 else "sgd"
+
+
+def _adam_t(spec: Spec, step: int) -> int:
+    """Adam's update count t after this step (the request may start from a saved state)."""
+    start = spec.optimizer.state.step if spec.optimizer.state is not None else 0
+    return start + step + 1
+
+
+def _state_before(spec: Spec, trace: Trace, index: int, field: str, name: str, like: np.ndarray) -> np.ndarray:
+    """The optimizer's velocity or moment of a parameter before step `index` (zeros when it starts fresh)."""
+    state = trace.steps[index - 1].optimizer_state if index > 0 else spec.optimizer.state
+    return like * 0.0 if state is None else getattr(state, field)[name]
+
+
+def _update_lines(spec: Spec, trace: Trace, step) -> list[str]:
+    optimizer, kind = spec.optimizer, _optimizer_kind(spec)
+    rate = f"{optimizer.learning_rate:g}"
     lines = []
-    for name, kind, trained in _parameters(spec):
+    if kind == "adam":
+        beta1, beta2 = optimizer.betas
+        lines.append(rf"t = {_adam_t(spec, step.index)},\ r = {rate},\ \beta_1 = {beta1:g},\ \beta_2 = {beta2:g},"
+                     rf"\ \epsilon = {number(optimizer.eps)}")
+    for name, part, trained in _parameters(spec):
         layer = int(name[1:])
         symbol = f"{name[0]}_{{{layer}}}"
         grads = _backward_of(step, layer)
-        before = getattr(step.parameters[layer - 1], kind)
-        after = getattr(step.update[layer - 1], kind)
-        gradient = grads.grad_weights if kind == "weights" else grads.grad_bias
-        if kind == "bias":
-            before, after, gradient = _bias(spec, before), _bias(spec, after), _bias(spec, gradient)
+        before = getattr(step.parameters[layer - 1], part)
+        after = getattr(step.update[layer - 1], part)
+        gradient = grads.grad_weights if part == "weights" else grads.grad_bias
+        shape = (lambda a: _bias(spec, a)) if part == "bias" else (lambda a: a)
         if not trained:
             lines.append(rf"{symbol} \text{{ is frozen: not updated (its gradient is still computed)}}")
             continue
-        symbolic = rf"{symbol} \leftarrow {symbol} - r \frac{{\partial L}}{{\partial {symbol}}}"
-        substituted = rf"{matrix(before)} - {rate:g} {matrix(gradient)}"
-        lines.append(_line(symbolic, substituted, [before, gradient], after))
+        g = rf"\frac{{\partial L}}{{\partial {symbol}}}"
+        if kind == "sgd":
+            lines.append(_line(rf"{symbol} \leftarrow {symbol} - r {g}",
+                               rf"{matrix(shape(before))} - {rate} {matrix(shape(gradient))}",
+                               [shape(before), shape(gradient)], shape(after)))
+        elif kind == "momentum":
+            lines += _momentum_lines(spec, trace, step, name, symbol, g, shape, before, gradient, after)
+        else:
+            lines += _adam_lines(spec, trace, step, name, symbol, g, shape, before, gradient, after)
     return lines
+
+
+def _momentum_lines(spec, trace, step, name, symbol, g, shape, before, gradient, after) -> list[str]:
+    """v <- mu v + g; p <- p - r v (Nesterov: p <- p - r (g + mu v)), PyTorch's SGD with momentum."""
+    optimizer = spec.optimizer
+    mu, rate = f"{optimizer.momentum:g}", f"{optimizer.learning_rate:g}"
+    old = shape(_state_before(spec, trace, step.index, "velocity", name, before))
+    new = shape(step.optimizer_state.velocity[name])
+    v = rf"v_{{{symbol}}}"
+    lines = [_line(rf"{v} \leftarrow \mu {v} + {g}", rf"{mu} {matrix(old)} + {matrix(shape(gradient))}",
+                   [old, shape(gradient)], new)]
+    if optimizer.nesterov:
+        lines.append(_line(rf"{symbol} \leftarrow {symbol} - r \left( {g} + \mu {v} \right)",
+                           rf"{matrix(shape(before))} - {rate} \left( {matrix(shape(gradient))} + {mu} {matrix(new)} \right)",
+                           [shape(before), shape(gradient), new], shape(after)))
+    else:
+        lines.append(_line(rf"{symbol} \leftarrow {symbol} - r {v}", rf"{matrix(shape(before))} - {rate} {matrix(new)}",
+                           [shape(before), new], shape(after)))
+    return lines
+
+
+def _adam_lines(spec, trace, step, name, symbol, g, shape, before, gradient, after) -> list[str]:
+    """PyTorch's Adam: moments, then p <- p - r/(1 - b1^t) m / (sqrt(v)/sqrt(1 - b2^t) + eps)."""
+    beta1, beta2 = spec.optimizer.betas
+    state = step.optimizer_state
+    m_old = shape(_state_before(spec, trace, step.index, "first_moment", name, before))
+    v_old = shape(_state_before(spec, trace, step.index, "second_moment", name, before))
+    m_new, v_new, grad = shape(state.first_moment[name]), shape(state.second_moment[name]), shape(gradient)
+    m, v = rf"m_{{{symbol}}}", rf"v_{{{symbol}}}"
+    return [
+        _line(rf"{m} \leftarrow \beta_1 {m} + (1 - \beta_1) {g}",
+              rf"{beta1:g} {matrix(m_old)} + {1 - beta1:g} {matrix(grad)}", [m_old, grad], m_new),
+        _line(rf"{v} \leftarrow \beta_2 {v} + (1 - \beta_2) {g} \odot {g}",
+              rf"{beta2:g} {matrix(v_old)} + {1 - beta2:g} {matrix(grad)} \odot {matrix(grad)}", [v_old, grad], v_new),
+        _line(rf"{symbol} \leftarrow {symbol} - \frac{{r}}{{1 - \beta_1^t}} {m} \oslash "
+              rf"\left( \sqrt{{{v}}} / \sqrt{{1 - \beta_2^t}} + \epsilon \right)", None, [], shape(after)),
+    ]
