@@ -306,3 +306,56 @@ def test_json_export_is_the_api_response(app, client):
         decoded = state.decode(state.encode(state.LabState(body)))
         exported = json.loads(export.trace_json(decoded.spec))
     assert exported == client.post("/api/v1/trace", json=body).get_json()
+
+
+def token_of(body: dict, **lab_fields) -> str:
+    return state.encode(state.LabState(body, **lab_fields))
+
+
+def test_export_route_serves_the_json_trace(client):
+    body = presets.get("mazur-2-2-2").body()
+    answer = client.get("/export", query_string={"state": token_of(body, preset="mazur-2-2-2"), "format": "json"})
+    assert answer.status_code == 200
+    assert answer.mimetype == "application/json"
+    assert answer.headers["Content-Disposition"] == 'attachment; filename="mazur-2-2-2.json"'
+    assert answer.get_json() == client.post("/api/v1/trace", json=body).get_json()
+
+
+def test_export_route_serves_a_script_that_reproduces_the_trace(client, tmp_path, only_numpy):
+    body = BRANCHES["momentum-minibatches"]
+    answer = client.get("/export", query_string={"state": token_of(body, substep="s1-loss"), "format": "py"})
+    assert answer.status_code == 200
+    assert answer.mimetype == "text/x-python"
+    assert answer.headers["Content-Disposition"] == 'attachment; filename="network.py"'
+    printed = run_script(answer.get_data(as_text=True), tmp_path, only_numpy)
+    trace = client.post("/api/v1/trace", json=body).get_json()
+    assert abs(printed[("final", "L")] - trace["final_loss"]) <= 1e-12 * max(1.0, abs(trace["final_loss"]))
+
+
+@pytest.mark.parametrize(
+    "query, status, detail",
+    [
+        ({"format": "py"}, 400, "give the lab's state"),
+        ({"state": "not*base64", "format": "py"}, 400, "not base64url"),
+        ({"state": token_of(presets.get("xor").body()), "format": "docx"}, 400, "format must be one of"),
+        ({"state": token_of({**presets.get("xor").body(), "steps": 0}), "format": "json"}, 422, "steps"),
+    ],
+)
+def test_export_route_refuses_bad_requests_as_problems(client, query, status, detail):
+    answer = client.get("/export", query_string=query)
+    assert answer.status_code == status
+    assert answer.mimetype == "application/problem+json"
+    assert detail in answer.get_json()["detail"]
+
+
+@pytest.mark.parametrize("fmt", ["json", "py"])
+def test_export_route_refuses_a_state_whose_numbers_overflow(client, fmt):
+    body = {
+        "layers": [{"weights": [[1e200]], "bias": None, "activation": "identity"}],
+        "inputs": [[1e200]],
+        "targets": [[0.0]],
+        "loss": {"name": "squared_error"},
+    }
+    answer = client.get("/export", query_string={"state": token_of(body), "format": fmt})
+    assert answer.status_code == 422
+    assert answer.get_json()["title"] == "Training Overflow"

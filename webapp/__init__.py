@@ -17,11 +17,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
-    from . import api, assets, limits, pages
+    from . import api, assets, limits, pages, share
 
     limits.init_app(app)
     api.register_error_handlers(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(share.bp)
     assets.init_app(app)
     return app
