@@ -3,6 +3,8 @@
 Every generator takes a `numpy.random.Generator`, so a seed fixes the data.
 2-D points lie in the Playground's plane [-6, 6]²; `noise` in [0, 1] widens
 the clusters (and blurs the curves) from clean to heavily overlapping.
+Coordinates are rounded to 2 decimals and regression targets to 3, so a step
+opened in the lab shows short numbers (and its link stays short).
 
     circle     class 1 inside radius 2.5, class 0 on the ring 3.5..5
     xor        four clusters at (±3, ±3); class 1 where x1·x2 > 0
@@ -26,6 +28,7 @@ REGRESSION = ("sine", "step")
 NAMES = CLASSIFICATION + REGRESSION
 TASKS = ("classification", "regression")
 MAX_CLASSES = 10
+POINT_DECIMALS, TARGET_DECIMALS = 2, 3
 
 
 @dataclass(frozen=True)
@@ -62,11 +65,12 @@ def generate(name: str, size: int, noise: float, rng: np.random.Generator) -> Da
     if not 0 <= noise <= 1:
         raise ValueError(f"noise must be in [0, 1], got {noise}")
     if name in REGRESSION:
-        x = rng.uniform(-EXTENT, EXTENT, size)
+        x = np.round(rng.uniform(-EXTENT, EXTENT, size), POINT_DECIMALS)
         clean = np.sin(x) if name == "sine" else np.where(x >= 0, 1.0, -1.0)
-        return Dataset(x[:, None], clean + 0.5 * noise * rng.standard_normal(size), "regression", ("x1",))
+        y = np.round(clean + 0.5 * noise * rng.standard_normal(size), TARGET_DECIMALS)
+        return Dataset(x[:, None], y, "regression", ("x1",))
     positive, negative = size - size // 2, size // 2
-    points = _GENERATORS[name](positive, negative, noise, rng)
+    points = np.round(_GENERATORS[name](positive, negative, noise, rng), POINT_DECIMALS)
     labels = np.concatenate([np.ones(positive), np.zeros(negative)])
     return Dataset(points, labels, "classification", ("x1", "x2"), classes=(0.0, 1.0))
 
