@@ -205,3 +205,10 @@ def test_a_mini_batch_step_shows_its_first_example():
             assert f"X = {row[first]!r}" in hover
         for row in step["forward"][0]["activation"]:
             assert f"Z1 = {row[0]!r}" in hover
+
+
+def test_precomputed_ranges_give_the_same_figure():
+    spec, trace = run(presets.get("hw7-relu-softmax").body())
+    limits = diagram.ranges(trace)
+    for sub in timeline.substeps(len(spec.layers), spec.steps)[::5]:
+        assert diagram.network_figure(spec, trace, sub, limits) == diagram.network_figure(spec, trace, sub)

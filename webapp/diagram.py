@@ -11,6 +11,7 @@ yet computed at this sub-step are left uncoloured.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import plotly.graph_objects as go
@@ -98,18 +99,27 @@ def _edge_weight(matrix: np.ndarray, layout: str, source: int, target: int) -> t
     return float(matrix[target, source]), f"[{target + 1},{source + 1}]"
 
 
+@cache
+def _bin_colours() -> tuple[str, ...]:
+    """The colour of each of the COLOUR_BINS + 1 bins, sampled once from the colour scale."""
+    return tuple(sample_colorscale(COLORSCALE, [k / COLOUR_BINS for k in range(COLOUR_BINS + 1)]))
+
+
 def _colour(value: float, largest: float) -> tuple[int, str]:
     """The colour bin of a value in [-largest, largest], and its colour."""
     position = min(max((value / largest + 1) / 2, 0.0), 1.0)
     index = round(position * COLOUR_BINS)
-    return index, sample_colorscale(COLORSCALE, [index / COLOUR_BINS])[0]
+    return index, _bin_colours()[index]
 
 
-def network_figure(spec: Spec, trace: Trace, substep: Substep) -> go.Figure:
-    """The layered network at one sub-step: unit and edge colours, exact numbers on hover."""
+def network_figure(spec: Spec, trace: Trace, substep: Substep, limits: Ranges | None = None) -> go.Figure:
+    """The layered network at one sub-step: unit and edge colours, exact numbers on hover.
+
+    `limits`: the trace's colour ranges, `ranges(trace)`; pass them when drawing many sub-steps of one trace.
+    """
     layout, widths, last = spec.layout, spec.widths, len(spec.layers)
     step = trace.steps[substep.step]
-    limits = ranges(trace)
+    limits = limits or ranges(trace)
     kind, current = substep.kind, substep.layer
     example = _which_example(spec, step)
 
@@ -229,6 +239,11 @@ def network_figure(spec: Spec, trace: Trace, substep: Substep) -> go.Figure:
             unit["label"].append(_short(value))
             dark = abs(value) > 0.6 * unit_range and opacity == OPAQUE
             unit["label_colour"].append("#ffffff" if dark else "#111111")
+    # An opaque white disc under every unit, so a faded unit does not show the edges behind it.
+    data.append(go.Scatter(
+        x=unit["x"] + blank["x"], y=unit["y"] + blank["y"], mode="markers", name="unit backgrounds",
+        showlegend=False, hoverinfo="skip", marker={"size": 34, "color": NEUTRAL, "line": {"width": 0}},
+    ))
     data.append(go.Scatter(
         x=unit["x"], y=unit["y"], mode="markers+text", name="units", showlegend=False,
         hovertext=unit["text"], hoverinfo="text", text=unit["label"],
@@ -255,8 +270,7 @@ def network_figure(spec: Spec, trace: Trace, substep: Substep) -> go.Figure:
         ))
 
     tallest = max(len(indices) + more for indices, more in shown)
-    figure = go.Figure(data=data)
-    figure.update_layout(
+    return go.Figure(data=data, layout=dict(
         template="none",
         height=max(320, 58 * tallest + 130),
         margin={"l": 20, "r": 110, "t": 56, "b": 64},
@@ -269,8 +283,7 @@ def network_figure(spec: Spec, trace: Trace, substep: Substep) -> go.Figure:
         paper_bgcolor="#ffffff",
         uirevision="network",
         annotations=_layer_labels(spec, tallest) + [_flow_arrow(kind, last, tallest)],
-    )
-    return figure
+    ))
 
 
 def _short(value: float) -> str:
