@@ -146,11 +146,10 @@ def equation(spec: Spec, trace: Trace, substep: Substep) -> Markup:
 
 
 # Brackets drawn with CSS: stretchy [ ] need a math font (OpenType MATH table) that most machines lack.
-_BRACKETS = ";".join(
-    ["border-left:1.5px solid", "border-right:1.5px solid", "padding:0 .3em", "background:" + ",".join(
-        f"linear-gradient(currentColor,currentColor) {x} {y}/.35em 1.5px no-repeat"
-        for x in ("0", "100%") for y in ("0", "100%"))]
-)
+_BRACKET_TICKS = ",".join(f"linear-gradient(currentColor,currentColor) {x} {y}/.35em 1.5px no-repeat"
+                          for x in ("0", "100%") for y in ("0", "100%"))
+_BRACKETS = ("border-left:1.5px solid;border-right:1.5px solid;padding:0 .3em;margin:0 .15em;"
+             f"background:{_BRACKET_TICKS}")
 
 
 def _mathml(latex: str) -> str:
