@@ -1,0 +1,233 @@
+"""Heatmaps of the matrices a sub-step reads and writes.
+
+`tensors(spec, trace)` names every matrix of a trace ("X", "W1", "δ2",
+"W1 (new)", ...) with its value at each SGD step; `panels(spec, trace,
+substep)` says which of them a sub-step shows, in reading order, and at which
+step; `heatmap_figure(tensor, limit)` draws one as a `go.Figure` whose frames
+are its values at each step. Colours are fixed per tensor across all frames:
+a diverging scale centred at 0, from -limit to +limit, with one limit per
+family (a parameter and its updated value share theirs, so do the output and
+the targets).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+
+from engine.spec import Spec
+from engine.timeline import Substep
+from engine.trace import Trace
+
+MAX_WRITTEN = 8  # values are written in the cells of matrices up to 8 x 8
+# Blue for negative, white at 0, red for positive (ColorBrewer RdBu, reversed).
+COLORSCALE = [
+    [0.0, "#2166ac"],
+    [0.2, "#67a9cf"],
+    [0.4, "#d1e5f0"],
+    [0.5, "#f7f7f7"],
+    [0.6, "#fddbc7"],
+    [0.8, "#ef8a62"],
+    [1.0, "#b2182b"],
+]
+FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'DejaVu Sans', sans-serif"
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """A named matrix of the trace. `frames[k]` is its value at SGD step k (one frame if constant).
+
+    Vectors (biases and their gradients) are stored as matrices in the layout's
+    orientation: a row 1 x d in the rows layout, a column d x 1 in the columns one.
+    """
+
+    name: str
+    frames: tuple[np.ndarray | None, ...]
+    family: str
+    axes: tuple[str, str]  # what the rows and the columns count
+    vector: bool = False
+    caption: str = ""
+
+    def frame(self, step: int) -> np.ndarray | None:
+        return self.frames[min(step, len(self.frames) - 1)]
+
+    def frame_index(self, step: int) -> int:
+        return min(step, len(self.frames) - 1)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return next(f.shape for f in self.frames if f is not None)
+
+
+@dataclass(frozen=True)
+class Panel:
+    tensor: str
+    frame: int
+    row_start: bool = False  # begins a new row: one row per equation of the sub-step
+
+
+def _vector(values: np.ndarray | None, layout: str) -> np.ndarray | None:
+    if values is None:
+        return None
+    values = np.asarray(values, dtype=np.float64)
+    return values.reshape(1, -1) if layout == "rows" else values.reshape(-1, 1)
+
+
+def tensors(spec: Spec, trace: Trace) -> dict[str, Tensor]:
+    """Every matrix of the trace by name, in the spec's layout."""
+    rows = spec.layout == "rows"
+    data_axes = ("example", "unit") if rows else ("unit", "example")
+    weight_axes = ("in", "out") if rows else ("out", "in")
+    bias_axes = ("", "unit") if rows else ("unit", "")
+    last = len(spec.layers)
+    steps = trace.steps
+    found: dict[str, Tensor] = {}
+
+    def add(name, frames, family=None, axes=data_axes, vector=False, caption=""):
+        found[name] = Tensor(name, tuple(frames), family or name, axes, vector, caption)
+
+    add("X", [trace.inputs], axes=data_axes)
+    targets_caption = "one-hot of the labels" if trace.labels is not None else ""
+    add("T", [trace.targets], family="Y", caption=targets_caption)
+    for layer in range(1, last + 1):
+        i = layer - 1
+        backward = [next(b for b in step.backward if b.layer == layer) for step in steps]
+        add(f"W{layer}", [s.parameters[i].weights for s in steps], axes=weight_axes)
+        add(f"S{layer}", [s.forward[i].pre_activation for s in steps])
+        add(f"Z{layer}", [s.forward[i].activation for s in steps], family="Y" if layer == last else None,
+            caption="the output Y" if layer == last else "")
+        add(f"δ{layer}", [b.delta for b in backward], caption=f"dL/dS{layer}")
+        add(f"dL/dW{layer}", [b.grad_weights for b in backward], axes=weight_axes)
+        add(f"ΔW{layer}", [s.update[i].weights - s.parameters[i].weights for s in steps], axes=weight_axes,
+            caption="frozen: not updated" if not spec.layers[i].train_weights else "−r · dL/dW" + str(layer))
+        add(f"W{layer} (new)", [s.update[i].weights for s in steps], family=f"W{layer}", axes=weight_axes)
+        if layer < last:
+            add(f"dL/dZ{layer}", [b.grad_activation for b in backward])
+        if spec.layers[i].bias is not None:
+            add(f"b{layer}", [_vector(s.parameters[i].bias, spec.layout) for s in steps], axes=bias_axes,
+                vector=True)
+            add(f"dL/db{layer}", [_vector(b.grad_bias, spec.layout) for b in backward], axes=bias_axes, vector=True)
+            add(f"Δb{layer}", [_vector(s.update[i].bias - s.parameters[i].bias, spec.layout) for s in steps],
+                axes=bias_axes, vector=True,
+                caption="frozen: not updated" if not spec.layers[i].train_bias else "−r · dL/db" + str(layer))
+            add(f"b{layer} (new)", [_vector(s.update[i].bias, spec.layout) for s in steps], family=f"b{layer}",
+                axes=bias_axes, vector=True)
+    add("Y", [s.forward[-1].activation for s in steps], family="Y", caption=f"Z{last}, the output")
+    add("dL/dY", [s.output_gradient for s in steps], caption=f"dL/dZ{last}")
+    return found
+
+
+def panels(spec: Spec, trace: Trace, substep: Substep, found: dict[str, Tensor]) -> list[Panel]:
+    """The tensors a sub-step reads and writes, in the order the equation uses them."""
+    rows = spec.layout == "rows"
+    last = len(spec.layers)
+    layer = substep.layer
+    has_bias = {i: spec.layers[i - 1].bias is not None for i in range(1, last + 1)}
+
+    def below(i: int) -> str:
+        return "X" if i == 0 else f"Z{i}"
+
+    if substep.kind == "forward":
+        product = [below(layer - 1), f"W{layer}"] if rows else [f"W{layer}", below(layer - 1)]
+        lines = [product + ([f"b{layer}"] if has_bias[layer] else []) + [f"S{layer}", f"Z{layer}"]]
+    elif substep.kind == "loss":
+        lines = [["Y", "T", "dL/dY"]]
+    elif substep.kind == "backward":
+        upstream = ["dL/dY"] if layer == last else [f"δ{layer + 1}", f"W{layer + 1}", f"dL/dZ{layer}"]
+        # dL/dZ = δ(l+1) W(l+1)^T, then δ = dL/dZ ⊙ f'(S) (the output layer starts from dL/dY), then dL/dW.
+        lines = [upstream, [f"S{layer}", f"δ{layer}"]] if layer < last else [upstream + [f"S{layer}", f"δ{layer}"]]
+        lines.append([below(layer - 1), f"dL/dW{layer}"] + ([f"dL/db{layer}"] if has_bias[layer] else []))
+    else:
+        lines = []
+        for i in range(1, last + 1):
+            lines.append([f"W{i}", f"dL/dW{i}", f"ΔW{i}", f"W{i} (new)"])
+            if has_bias[i]:
+                lines.append([f"b{i}", f"dL/db{i}", f"Δb{i}", f"b{i} (new)"])
+    step = substep.step
+    shown = []
+    for line in lines:
+        names = [n for n in line if found[n].frame(step) is not None]
+        shown += [Panel(n, found[n].frame_index(step), row_start=k == 0 and bool(shown)) for k, n in enumerate(names)]
+    return shown
+
+
+def limits(found: dict[str, Tensor]) -> dict[str, float]:
+    """One colour limit per family: the largest |value| over all its tensors and frames (1 if all are 0)."""
+    largest: dict[str, float] = {}
+    for tensor in found.values():
+        for frame in tensor.frames:
+            if frame is not None and frame.size:
+                largest[tensor.family] = max(largest.get(tensor.family, 0.0), float(np.max(np.abs(frame))))
+    return {family: value if value > 0 else 1.0 for family, value in largest.items()}
+
+
+def _cell_size(shape: tuple[int, int]) -> tuple[int, int]:
+    """(width, height) of a cell in pixels: room for 4 significant digits where they are written."""
+    if max(shape) <= MAX_WRITTEN:
+        return 50, 32
+    side = max(4, min(24, 300 // max(shape)))
+    return side, side
+
+
+def heatmap_figure(tensor: Tensor, limit: float) -> go.Figure:
+    """The tensor as a heatmap with one frame per SGD step (frame names "0", "1", ...)."""
+    rows, columns = tensor.shape
+    written = rows <= MAX_WRITTEN and columns <= MAX_WRITTEN
+    cell_width, cell_height = _cell_size(tensor.shape)
+    index = "[%{y},%{x}]"
+    if tensor.vector:
+        index = "[%{x}]" if rows == 1 else "[%{y}]"
+
+    def trace(values):
+        return go.Heatmap(z=values)
+
+    base = go.Heatmap(
+        z=tensor.frames[0],
+        x=list(range(1, columns + 1)),
+        y=list(range(1, rows + 1)),
+        zmin=-limit,
+        zmax=limit,
+        colorscale=COLORSCALE,
+        xgap=1,
+        ygap=1,
+        texttemplate="%{z:.4~g}" if written else None,
+        textfont={"size": 11},
+        # 16 significant digits read back as the same float almost always, without 17's noise (0.1 not 0.10000000000000001).
+        hovertemplate=f"{tensor.name}{index} = %{{z:.16~g}}<extra></extra>",
+        colorbar={"thickness": 8, "len": 1, "outlinewidth": 0, "tickfont": {"size": 9}, "xpad": 4,
+                  "tickmode": "array", "tickvals": [-limit, 0, limit],
+                  "ticktext": [f"{-limit:.3g}", "0", f"{limit:.3g}"]},
+        showscale=True,
+    )
+    title = title_of(tensor)
+    margin = {"l": 34 if tensor.axes[0] else 12, "r": 6, "t": 30, "b": 28 if tensor.axes[1] else 18}
+    width = max(140, columns * cell_width + margin["l"] + margin["r"] + 44)
+    height = max(90, rows * cell_height + margin["t"] + margin["b"])
+    layout = go.Layout(
+        template=go.layout.Template(),
+        title={"text": title, "font": {"size": 13}, "x": 0, "xref": "paper", "y": 1, "yref": "container",
+               "yanchor": "top", "pad": {"t": 6}},
+        font={"family": FONT, "size": 11, "color": "#1f2933"},
+        width=width,
+        height=height,
+        margin=margin,
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        xaxis={"title": {"text": tensor.axes[1], "standoff": 2, "font": {"size": 10}}, "tickmode": "array",
+               "tickvals": list(range(1, columns + 1)) if columns <= 12 else None, "showgrid": False,
+               "zeroline": False, "fixedrange": True, "side": "bottom", "ticks": "",
+               "showticklabels": columns > 1 or not tensor.vector},
+        yaxis={"title": {"text": tensor.axes[0], "standoff": 2, "font": {"size": 10}}, "autorange": "reversed",
+               "tickmode": "array", "tickvals": list(range(1, rows + 1)) if rows <= 12 else None,
+               "showgrid": False, "zeroline": False, "fixedrange": True, "ticks": "",
+               "showticklabels": rows > 1 or not tensor.vector},
+    )
+    frames = [go.Frame(name=str(k), data=[trace(values)]) for k, values in enumerate(tensor.frames)]
+    return go.Figure(data=[base], layout=layout, frames=frames)
+
+
+def title_of(tensor: Tensor) -> str:
+    """The panel's title: the name in math notation and the shape, e.g. 'W1  (3×2)'."""
+    rows, columns = tensor.shape
+    return f"{tensor.name}  ({rows}×{columns})"
