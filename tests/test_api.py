@@ -111,7 +111,7 @@ INVALID = [
     ("targets transposed", json.dumps(set_in(SEED002, "targets", [[1], [1], [-1], [-1]])), 422, "targets"),
     ("unknown activation", json.dumps(set_in(SEED002, "layers/0/activation", "swish")), 422, "layers/0/activation"),
     ("unknown loss", json.dumps(set_in(SEED002, "loss/name", "hinge")), 422, "loss/name"),
-    ("unknown optimizer", json.dumps(set_in(SEED002, "optimizer/name", "adam")), 422, "optimizer/name"),
+    ("unknown optimizer", json.dumps(set_in(SEED002, "optimizer/name", "rmsprop")), 422, "optimizer/name"),
     ("unknown layout", json.dumps(set_in(SEED002, "layout", "diagonal")), 422, "layout"),
     ("targets and labels", json.dumps(set_in(SEED002, "labels", [0, 0, 0, 0])), 422, "labels"),
     ("neither targets nor labels", json.dumps(drop(SEED002, "targets")), 422, "targets"),
@@ -134,6 +134,19 @@ INVALID = [
     ("unknown layer field", json.dumps(set_in(SEED002, "layers/1/dropout", 0.5)), 422, "layers/1/dropout"),
     ("missing loss", json.dumps(drop(SEED002, "loss")), 422, "loss"),
     ("layers not a list", json.dumps(set_in(SEED002, "layers", {"0": {}})), 422, "layers"),
+    ("adam with momentum", json.dumps(set_in(SEED002, "optimizer", {"name": "adam", "momentum": 0.9})), 422,
+     "optimizer/momentum"),
+    ("betas with sgd", json.dumps(set_in(SEED002, "optimizer/betas", [0.9, 0.99])), 422, "optimizer/betas"),
+    ("beta of 1", json.dumps(set_in(SEED002, "optimizer", {"name": "adam", "betas": [0.9, 1]})), 422,
+     "optimizer/betas/1"),
+    ("eps 0", json.dumps(set_in(SEED002, "optimizer", {"name": "adam", "eps": 0})), 422, "optimizer/eps"),
+    ("momentum 1", json.dumps(set_in(SEED002, "optimizer/momentum", 1)), 422, "optimizer/momentum"),
+    ("nesterov without momentum", json.dumps(set_in(SEED002, "optimizer/nesterov", True)), 422, "optimizer/nesterov"),
+    ("state of the wrong shape",
+     json.dumps(set_in(SEED002, "optimizer", {"momentum": 0.5, "state": {"velocity": {"W1": [[0]], "W2": [[0]]}}})),
+     422, "optimizer/state"),
+    ("batch_size 0", json.dumps(set_in(SEED002, "batch_size", 0)), 422, "batch_size"),
+    ("negative shuffle_seed", json.dumps(set_in(SEED002, "shuffle_seed", -1)), 422, "shuffle_seed"),
     ("malformed JSON", '{"layers": [', 400, None),
     ("trailing garbage", json.dumps(SEED002) + " x", 400, None),
     ("empty body", "", 400, None),
@@ -355,6 +368,57 @@ def test_gradcheck_overflow_is_422_not_nan(client):
     response = client.post("/api/v1/gradcheck", json=body)
     assert response.status_code == 422
     assert response.mimetype == PROBLEM
+
+
+# Fields added to version 1: optimizers with state, mini-batches -------------------------------------------------
+
+LINEAR = {
+    "layers": [{"weights": [[0.5], [-0.5]], "bias": None, "activation": "identity"}],
+    "inputs": [[1.0, 2.0]],
+    "targets": [[1.0]],
+    "loss": {"name": "squared_error", "reduction": "sum", "half": True},
+    "optimizer": {"name": "sgd", "learning_rate": 0.1, "momentum": 0.9},
+    "steps": 3,
+}
+
+
+def test_momentum_follows_pytorchs_rule(client):
+    """v <- mu v + g, W <- W - r v, worked independently for y = x W and L = 1/2 (y - t)^2."""
+    weights, velocity, x, t = [0.5, -0.5], [0.0, 0.0], [1.0, 2.0], 1.0
+    expected = []
+    for _ in range(3):
+        grad = [xi * (x[0] * weights[0] + x[1] * weights[1] - t) for xi in x]
+        velocity = [0.9 * v + g for v, g in zip(velocity, grad)]
+        weights = [w - 0.1 * v for w, v in zip(weights, velocity)]
+        expected.append(([[w] for w in weights], [[v] for v in velocity]))
+    steps = client.post("/api/v1/trace", json=LINEAR).get_json()["steps"]
+    for step, (weights_after, velocity_after) in zip(steps, expected, strict=True):
+        got = step["update"][0]["weights"]
+        assert all(math.isclose(g[0], w[0], rel_tol=1e-12) for g, w in zip(got, weights_after))
+        got = step["optimizer_state"]["velocity"]["W1"]
+        assert all(math.isclose(g[0], v[0], rel_tol=1e-12) for g, v in zip(got, velocity_after))
+
+
+@pytest.mark.parametrize("optimizer", [{"momentum": 0.9, "nesterov": True}, {"name": "adam", "learning_rate": 0.01}])
+def test_a_trace_resumes_from_its_optimizer_state(client, optimizer):
+    """Two steps at once equal one step, then one more from the returned parameters and state."""
+    body = set_in(set_in(QUIZ4, "optimizer", optimizer), "steps", 2)
+    both = client.post("/api/v1/trace", json=body).get_json()
+    first = client.post("/api/v1/trace", json=set_in(body, "steps", 1)).get_json()["steps"][0]
+    resumed = set_in(body, "steps", 1)
+    for layer, params in zip(resumed["layers"], first["update"]):
+        layer["weights"], layer["bias"] = params["weights"], params["bias"]
+    resumed["optimizer"]["state"] = first["optimizer_state"]
+    second = client.post("/api/v1/trace", json=resumed)
+    assert second.status_code == 200, second.get_json()
+    assert second.get_json()["steps"][0]["update"] == both["steps"][1]["update"]
+
+
+def test_mini_batches_name_their_examples(client):
+    steps = client.post("/api/v1/trace", json=set_in(set_in(QUIZ4, "batch_size", 2), "steps", 3)).get_json()["steps"]
+    batches = [step["batch"] for step in steps]
+    assert [len(batch) for batch in batches] == [2, 2, 1]
+    assert sorted(sum(batches, [])) == [0, 1, 2, 3, 4]
 
 
 # Other endpoints ------------------------------------------------------------------------------------------------

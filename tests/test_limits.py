@@ -10,20 +10,22 @@ from webapp.limits import Limits, check_spec, current_limits
 from webapp.problems import TooLarge
 
 
-def spec_of(widths: list[int], examples: int, steps: int = 1, bias: bool = True) -> specmod.Spec:
+def _body(widths: list[int], examples: int, steps: int = 1, bias: bool = True) -> dict:
     """A rows-layout tanh network with these widths (d0..dL) and N examples."""
-    return specmod.from_request(
-        {
-            "layers": [
-                {"weights": [[0.1] * b] * a, "bias": [0.0] * b if bias else None, "activation": "tanh"}
-                for a, b in zip(widths, widths[1:])
-            ],
-            "inputs": [[0.5] * widths[0]] * examples,
-            "targets": [[0.0] * widths[-1]] * examples,
-            "loss": {"name": "squared_error"},
-            "steps": steps,
-        }
-    )
+    return {
+        "layers": [
+            {"weights": [[0.1] * b] * a, "bias": [0.0] * b if bias else None, "activation": "tanh"}
+            for a, b in zip(widths, widths[1:])
+        ],
+        "inputs": [[0.5] * widths[0]] * examples,
+        "targets": [[0.0] * widths[-1]] * examples,
+        "loss": {"name": "squared_error"},
+        "steps": steps,
+    }
+
+
+def spec_of(widths: list[int], examples: int, steps: int = 1, bias: bool = True) -> specmod.Spec:
+    return specmod.from_request(_body(widths, examples, steps, bias))
 
 
 def test_defaults():
@@ -121,3 +123,18 @@ def test_gradcheck_ignores_the_trace_limits():
     """A gradient check runs no steps: many steps do not count against it."""
     spec = spec_of([4, 8, 3], 5, steps=400)
     check_spec(spec, Limits(max_work=1, max_trace_values=1), gradcheck=True)
+
+
+def test_gradcheck_work_counts_every_example_whatever_the_batch():
+    spec = specmod.from_request({**_body([4, 8, 3], 5), "batch_size": 1})
+    with pytest.raises(TooLarge) as raised:
+        check_spec(spec, Limits(max_gradcheck_work=67 * 2 * 280 - 1), gradcheck=True)
+    assert raised.value.extra["value"] == 67 * 2 * 280
+
+
+def test_trace_work_counts_the_batch():
+    # One step with batch_size 2 works on 2 examples: 3 * 2 * (4*8 + 8*3) = 336 multiply-adds.
+    spec = specmod.from_request({**_body([4, 8, 3], 5), "batch_size": 2, "steps": 10})
+    check_spec(spec, Limits(max_work=3360))
+    with pytest.raises(TooLarge):
+        check_spec(spec, Limits(max_work=3359))

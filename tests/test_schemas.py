@@ -45,8 +45,10 @@ def test_defaults_are_filled_in():
         "targets": [[0.0, 1.0], [1.0, 0.0]],
         "labels": None,
         "loss": {"name": "squared_error", "reduction": "mean", "half": False},
-        "optimizer": {"name": "sgd", "learning_rate": 0.1},
+        "optimizer": {"name": "sgd", "learning_rate": 0.1, "momentum": 0.0, "nesterov": False},
         "steps": 1,
+        "batch_size": None,
+        "shuffle_seed": 0,
     }
     assert all(type(x) is float for row in body["inputs"] for x in row)
 
@@ -57,6 +59,16 @@ def test_presets_validate_and_round_trip(preset):
     assert schemas.parse_trace_request(first.to_body()) == first
     spec = specmod.from_request(first.to_body())
     assert spec.steps == preset.request.get("steps", 1)
+
+
+def test_adam_body_keeps_its_own_options():
+    body = {**MINIMAL, "optimizer": {"name": "adam", "learning_rate": 0.01, "betas": [0.8, 0.9]}}
+    assert schemas.parse_trace_request(body).to_body()["optimizer"] == {
+        "name": "adam",
+        "learning_rate": 0.01,
+        "betas": [0.8, 0.9],
+        "eps": 1e-8,
+    }
 
 
 def test_not_an_object_is_invalid_at_the_root():

@@ -8,11 +8,12 @@ answers (they feed GET /api/v1/openapi.json).
 """
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from engine import optimizers
 from engine.spec import ACTIVATIONS, DEFAULT_LEARNING_RATE, DEFAULT_NEGATIVE_SLOPE, LAYOUTS, LOSSES, REDUCTIONS
 
 from .limits import Limits
@@ -56,9 +57,23 @@ class LossSpec(_Request):
     margin: Number = Field(1.0, description="multiclass_hinge only")
 
 
+Fraction = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0, lt=1)]
+
+
 class OptimizerSpec(_Request):
-    name: Literal["sgd"] = "sgd"
+    """PyTorch's SGD (with optional momentum) or Adam, neither with weight decay."""
+
+    name: Literal[optimizers.NAMES] = "sgd"
     learning_rate: Number = Field(DEFAULT_LEARNING_RATE, gt=0)
+    momentum: Fraction = Field(0.0, description="sgd only: velocity v <- momentum v + g")
+    nesterov: StrictBool = Field(False, description="sgd with momentum > 0 only")
+    betas: tuple[Fraction, Fraction] = Field(optimizers.DEFAULT_BETAS, description="adam only")
+    eps: Number = Field(optimizers.DEFAULT_EPS, gt=0, description="adam only")
+    state: dict[str, Any] | None = Field(
+        None,
+        description="the state to start from, as a step's optimizer_state gives it: "
+        '{"step": t, "velocity": {"W1": [[...]], ...}} or {"step": t, "first_moment": ..., "second_moment": ...}',
+    )
 
 
 class TraceRequest(_Request):
@@ -72,6 +87,8 @@ class TraceRequest(_Request):
     loss: LossSpec
     optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
     steps: StrictInt = Field(1, ge=1, description="how many SGD steps to trace")
+    batch_size: StrictInt | None = Field(None, ge=1, description="null: full batch; else shuffled mini-batches")
+    shuffle_seed: StrictInt = Field(0, ge=0, le=2**64 - 1, description="seeds the order of the mini-batches")
 
     @model_validator(mode="after")
     def _consistent(self) -> TraceRequest:
@@ -98,6 +115,13 @@ class TraceRequest(_Request):
                 del layer["negative_slope"]
         if body["loss"]["name"] != "multiclass_hinge":
             del body["loss"]["margin"]
+        optimizer = body["optimizer"]
+        for option in ("momentum", "nesterov") if optimizer["name"] == "adam" else ("betas", "eps"):
+            del optimizer[option]
+        if "betas" in optimizer:
+            optimizer["betas"] = list(optimizer["betas"])
+        if optimizer["state"] is None:
+            del optimizer["state"]
         return body
 
 
@@ -154,6 +178,7 @@ def _inconsistencies(request: TraceRequest) -> list[tuple[tuple, str]]:
         matrices.append((request.targets, ("targets",)))
     errors = [error for matrix, path in matrices for error in _ragged(matrix, path)]
     errors += _loss_options(request.loss)
+    errors += _optimizer_options(request.optimizer)
     for i, layer in enumerate(request.layers):
         if "negative_slope" in layer.model_fields_set and layer.activation != "leaky_relu":
             errors.append(
@@ -165,7 +190,7 @@ def _inconsistencies(request: TraceRequest) -> list[tuple[tuple, str]]:
     if errors:
         # Shapes are only meaningful once every matrix is rectangular.
         return errors
-    return _shape_errors(request)
+    return _shape_errors(request) or _optimizer_state_errors(request)
 
 
 def _loss_options(loss: LossSpec) -> list[tuple[tuple, str]]:
@@ -179,6 +204,33 @@ def _loss_options(loss: LossSpec) -> list[tuple[tuple, str]]:
     if "margin" in loss.model_fields_set and loss.name != "multiclass_hinge":
         errors.append((("loss", "margin"), f"margin is for multiclass_hinge, not {loss.name}"))
     return errors
+
+
+def _optimizer_options(optimizer: OptimizerSpec) -> list[tuple[tuple, str]]:
+    given = optimizer.model_fields_set
+    if optimizer.name == "adam":
+        misplaced = [option for option in ("momentum", "nesterov") if option in given]
+        return [(("optimizer", option), f"{option} is for sgd; adam takes betas and eps") for option in misplaced]
+    errors = [(("optimizer", option), f"{option} is for adam, not sgd") for option in ("betas", "eps") if option in given]
+    if optimizer.nesterov and optimizer.momentum == 0:
+        errors.append((("optimizer", "nesterov"), "nesterov needs momentum > 0"))
+    return errors
+
+
+def _optimizer_state_errors(request: TraceRequest) -> list[tuple[tuple, str]]:
+    """The engine reads the state against the parameters' shapes; say where it does not fit."""
+    if request.optimizer.state is None:
+        return []
+    shapes = {}
+    for index, layer in enumerate(request.layers, start=1):
+        shapes[f"W{index}"] = _shape(layer.weights)
+        if layer.bias is not None:
+            shapes[f"b{index}"] = (len(layer.bias),)
+    try:
+        optimizers.from_dict(request.optimizer, request.optimizer.state, shapes)
+    except (ValueError, TypeError) as error:
+        return [(("optimizer", "state"), str(error))]
+    return []
 
 
 def _shape_errors(request: TraceRequest) -> list[tuple[tuple, str]]:
@@ -278,6 +330,10 @@ class TraceStep(BaseModel):
     output_gradient: OutMatrix | None = Field(description="dL/d(output); null when any entry is not finite")
     backward: list[BackwardRecord] = Field(description="last layer down")
     update: list[ParametersRecord] = Field(description="the parameters after the step, layer 1 up")
+    batch: list[int] | None = Field(None, description="the examples of this step, 0-based (when batch_size is set)")
+    optimizer_state: dict[str, Any] | None = Field(
+        None, description="after the step, for SGD with momentum and Adam; POST it back as optimizer.state to go on"
+    )
 
 
 class TraceResponse(BaseModel):
