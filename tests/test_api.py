@@ -6,6 +6,7 @@ import gzip
 import io
 import json
 import math
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -15,54 +16,13 @@ from webapp import create_app
 
 PROBLEM = "application/problem+json"
 
-# Seed 002, Exercise 2 (columns layout: X is 2x4, W1 3x2, W2 1x3, no biases), written out so the
-# tests do not lean on the presets module.
-SEED002 = {
-    "layout": "columns",
-    "layers": [
-        {"weights": [[0.6, 0.01], [0.7, 0.43], [0.0, 0.88]], "bias": None, "activation": "relu"},
-        {"weights": [[0.02, 0.03, 0.09]], "bias": None, "activation": "identity"},
-    ],
-    "inputs": [[0.75, 0.2, -0.75, 0.2], [0.8, 0.05, 0.8, -0.05]],
-    "targets": [[1, 1, -1, -1]],
-    "loss": {"name": "squared_error", "reduction": "mean", "half": True},
-    "optimizer": {"name": "sgd", "learning_rate": 0.5},
-    "steps": 1,
-}
-# Seed 000, Quiz 4 shapes (rows layout: X is 5x4, W1 4x3 + b1, W2 3x3 + b2, softmax, labels).
-QUIZ4 = {
-    "layout": "rows",
-    "layers": [
-        {
-            "weights": [[-0.81, 0.88, -0.52], [-0.72, -0.16, 0.59], [0.31, 0.34, 0.35], [0.3, 0.2, 0.86]],
-            "bias": [0.32, 0.41, 0.23],
-            "activation": "relu",
-        },
-        {
-            "weights": [[0.14, 0.66, 0.88], [0.03, -0.82, 0.0], [-0.81, -1.22, 0.7]],
-            "bias": [-0.37, -0.09, 0.37],
-            "activation": "softmax",
-        },
-    ],
-    "inputs": [
-        [-0.6, 0.22, 0.95, -0.24],
-        [-0.33, -0.69, -0.14, -0.28],
-        [0.68, 0.17, -0.26, -0.9],
-        [-0.94, -0.96, -0.81, -0.34],
-        [0.97, -0.75, -0.95, 0.89],
-    ],
-    "labels": [0, 0, 2, 1, 1],
-    "loss": {"name": "cross_entropy", "reduction": "mean"},
-    "optimizer": {"name": "sgd", "learning_rate": 0.1},
-    "steps": 1,
-}
+REFCASES_FILE = Path(__file__).resolve().parent.parent.parent / "shared" / "refcases" / "trace-v1-cases.json"
+REFCASES = {case["name"]: case for case in json.loads(REFCASES_FILE.read_text())["cases"]}
+# Seed 002, Exercise 2: columns layout, X 2x4, W1 3x2, W2 1x3, no biases, targets.
+SEED002 = REFCASES["seed_assignment1_ex2"]["request"]
+# Seed 000, Quiz 4: rows layout, X 5x4, W1 4x3 + b1, W2 3x3 + b2, softmax, labels.
+QUIZ4 = REFCASES["quiz4_softmax_ce"]["request"]
 MARKER = 123456.789  # replaced in the JSON text by tokens json.dumps cannot write
-
-
-def edited(base: dict, edit) -> dict:
-    body = copy.deepcopy(base)
-    edit(body)
-    return body
 
 
 def json_text(body: dict, token: str | None = None) -> str:

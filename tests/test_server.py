@@ -3,57 +3,22 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
-import subprocess
 import sys
-import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 from test_refcases import mismatches
 
-REPO = Path(__file__).resolve().parent.parent
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server():
-    """(host, port) of a gunicorn serving webapp:create_app(), stopped after the module's tests."""
-    port = free_port()
-    process = subprocess.Popen(
-        [str(GUNICORN), "-b", f"127.0.0.1:{port}", "-w", "1", "webapp:create_app()"],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/limits", timeout=2):
-                    break
-            except urllib.error.HTTPError:
-                raise
-            except OSError:
-                assert process.poll() is None, "gunicorn exited"
-                assert time.monotonic() < deadline, "gunicorn did not answer within 30 s"
-                time.sleep(0.2)
-        yield "127.0.0.1", port
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+def server(start_server):
+    """(host, port) of a gunicorn serving webapp:create_app()."""
+    base = start_server(lambda port: [str(GUNICORN), "-b", f"127.0.0.1:{port}", "-w", "1", "webapp:create_app()"])
+    host, port = base.removeprefix("http://").split(":")
+    return host, int(port)
 
 
 def post(server, body: bytes, headers: dict, chunked: bool = False) -> tuple[int, str, bytes]:

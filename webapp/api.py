@@ -19,7 +19,7 @@ from engine import trace as tracemod
 
 from . import schemas
 from .bodies import read_json_body
-from .limits import Limits, check_spec, current_limits
+from .limits import check_spec, current_limits
 from .problems import MEDIA_TYPE, HTTPProblem, InvalidRequest, Problem, TrainingOverflow, problem_response
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -134,7 +134,7 @@ def openapi_document() -> dict:
             (schemas.TraceResponse, "serialization"),
             (schemas.GradcheckResponse, "serialization"),
             (schemas.Preset, "serialization"),
-            (Limits, "serialization"),
+            (schemas.Limits, "serialization"),
             (schemas.Problem, "serialization"),
         ],
         ref_template="#/components/schemas/{model}",

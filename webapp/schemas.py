@@ -16,7 +16,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from engine import optimizers
 from engine.spec import ACTIVATIONS, DEFAULT_LEARNING_RATE, DEFAULT_NEGATIVE_SLOPE, LAYOUTS, LOSSES, REDUCTIONS
 
-from .limits import Limits
+from .limits import Limits  # the response model of GET /api/v1/limits, re-exported
 from .problems import InvalidRequest
 
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
