@@ -322,8 +322,12 @@ def problems(
     output_activation: str | None = None,
     steps: int = 1,
     scale: float = 1.0,
+    use_labels: bool | None = None,
 ):
-    """A random network and data set that the drawn loss is defined on."""
+    """A random network and data set that the drawn loss is defined on.
+
+    use_labels: class labels (True) or a target matrix (False) for the losses that take either; None draws it.
+    """
     loss_name = draw(st.sampled_from(losses))
     num_layers = draw(st.integers(1, max_layers))
     num_examples = draw(st.integers(1, max_examples))
@@ -345,7 +349,9 @@ def problems(
 
     width = widths[-1]
     targets = labels = None
-    use_labels = loss_name in ("cross_entropy", "multiclass_hinge") and draw(st.booleans())
+    if use_labels is None:
+        use_labels = draw(st.booleans())
+    use_labels = use_labels and loss_name in ("cross_entropy", "multiclass_hinge")
     if use_labels:
         labels = [draw(st.integers(0, width - 1)) for _ in range(num_examples)]
     elif loss_name == "binary_cross_entropy":

@@ -90,20 +90,26 @@ def test_every_output_activation_under_squared_error_and_hinge(activation, data)
     check_gradients(problem, data.draw(layouts))
 
 
-@pytest.mark.parametrize(
-    ("loss", "reduction", "activation"),
-    [
-        (loss, reduction, activation)
-        for loss, reductions in REDUCTIONS.items()
-        for reduction in reductions
-        for activation in (("softmax", "sigmoid") if loss in ("cross_entropy", "binary_cross_entropy") else (None,))
-    ],
-)
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+def loss_cases():
+    """Every (loss, reduction), after softmax and after any other output it is defined on, with labels and targets."""
+    for loss, reductions in REDUCTIONS.items():
+        outputs = ("softmax", "sigmoid") if loss in ("cross_entropy", "binary_cross_entropy") else ("softmax", None)
+        labels = (True, False) if loss in ("cross_entropy", "multiclass_hinge") else (False,)
+        for reduction in reductions:
+            for activation in outputs:
+                for use_labels in labels:
+                    yield pytest.param(loss, reduction, activation, use_labels,
+                                       id=f"{loss}-{reduction}-{activation or 'any'}-{'labels' if use_labels else 'targets'}")
+
+
+@pytest.mark.parametrize(("loss", "reduction", "activation", "use_labels"), list(loss_cases()))
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
 @given(data=st.data())
-def test_every_loss_and_reduction(loss, reduction, activation, data):
-    problem = data.draw(problems(losses=(loss,), output_activation=activation))
+def test_every_loss_and_reduction(loss, reduction, activation, use_labels, data):
+    problem = data.draw(problems(losses=(loss,), output_activation=activation, use_labels=use_labels))
     problem.loss["reduction"] = reduction
+    if loss == "squared_error":
+        problem.loss["half"] = data.draw(st.booleans())
     check_gradients(problem, data.draw(layouts))
 
 
