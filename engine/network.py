@@ -1,4 +1,4 @@
-"""Forward pass, loss, backward pass and SGD update of a dense network.
+"""Forward pass, loss and backward pass of a dense network (updates: optimizers.py).
 
 Everything here is in the rows layout (examples are rows):
     S_l = Z_(l-1) W_l + 1_N b_l,   Z_l = f_l(S_l),   Z_0 = X
@@ -38,7 +38,7 @@ def forward(layers: tuple[Layer, ...], params: Params, inputs: np.ndarray) -> li
     for layer, (weights, bias) in zip(layers, params):
         s = z @ weights
         if bias is not None:
-            s = s + bias
+            s += bias
         z = activations.forward(layer.activation, s, layer.negative_slope)
         out.append(LayerForward(s, z))
     return out
@@ -89,20 +89,6 @@ def backward(
                 grad_bias=None if bias is None else delta.sum(axis=0),
             )
         )
-        grad_z = delta @ weights.T
+        if index > 0:  # dL/dX is not part of the trace
+            grad_z = delta @ weights.T
     return out
-
-
-def sgd_update(layers: tuple[Layer, ...], params: Params, grads: list[LayerBackward], learning_rate: float) -> Params:
-    """W <- W - r dL/dW for every trainable parameter; frozen ones are returned unchanged.
-
-    grads: ordered from layer 1 up.
-    """
-    new = []
-    for layer, (weights, bias), grad in zip(layers, params, grads):
-        if layer.train_weights:
-            weights = weights - learning_rate * grad.grad_weights
-        if bias is not None and layer.train_bias:
-            bias = bias - learning_rate * grad.grad_bias
-        new.append((weights, bias))
-    return new

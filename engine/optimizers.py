@@ -52,7 +52,15 @@ State = SGDState | MomentumState | AdamState
 def sgd(params: Arrays, grads: Arrays, learning_rate: float, trainable: Iterable[str]) -> Arrays:
     """p <- p - r g for every trainable parameter."""
     trainable = set(trainable)
-    return {name: value - learning_rate * grads[name] if name in trainable else value for name, value in params.items()}
+    return {name: _descend(value, grads[name], learning_rate) if name in trainable else value
+            for name, value in params.items()}
+
+
+def _descend(value: np.ndarray, grad: np.ndarray, learning_rate: float) -> np.ndarray:
+    """value - r grad in one new array ((-r g) + v is the same float as v - r g)."""
+    new = grad * -learning_rate
+    new += value
+    return new
 
 
 def momentum(
@@ -113,8 +121,10 @@ def kind(config) -> str:
 
 def initial_state(config, params: Arrays, step: int = 0) -> State:
     """Zero velocity or moments shaped like `params`, after `step` updates."""
-    zeros = {name: np.zeros_like(value) for name, value in params.items()}
     which = kind(config)
+    if which == "sgd":
+        return SGDState(step)
+    zeros = {name: np.zeros_like(value) for name, value in params.items()}
     if which == "adam":
         return AdamState(step, zeros, {name: value.copy() for name, value in zeros.items()})
     if which == "momentum":

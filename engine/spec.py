@@ -120,12 +120,19 @@ def from_request(body: dict) -> Spec:
     The web layer validates requests first; this still checks shapes and
     raises ValueError with the shapes in the message for anything malformed.
     """
+    missing = [name for name in ("layers", "inputs", "loss") if name not in body]
+    if missing:
+        raise ValueError(f"the request lacks {', '.join(missing)}")
+    if not body["layers"]:
+        raise ValueError("the network needs at least one layer")
     layout = body.get("layout", "rows")
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
     layers = []
     for index, raw in enumerate(body["layers"], start=1):
         bias = raw.get("bias")
+        if "negative_slope" in raw and raw["activation"] != "leaky_relu":
+            raise ValueError(f"layer {index}: negative_slope goes only with leaky_relu")
         layers.append(
             Layer(
                 weights=_matrix(raw["weights"], f"W{index}"),

@@ -187,9 +187,11 @@ def run(spec: Spec) -> Trace:
             loss, grad_output, output_delta = network.loss_and_output_delta(
                 spec.layers, spec.loss, passes, targets, classes
             )
-            _check(np.asarray(loss), index, None, "loss", "the loss")
+            _check(np.asarray(loss), index, len(spec.layers), "loss", "the loss")
             grads = network.backward(spec.layers, params, inputs, passes, grad_output, output_delta)
             for layer, grad in zip(range(len(grads), 0, -1), grads):
+                if layer < len(grads):  # the output layer's dL/dZ may be None, never infinite
+                    _check(grad.grad_activation, index, layer, "backward", f"dL/dZ{layer}")
                 for name, value in (("delta", grad.delta), ("dL/dW", grad.grad_weights), ("dL/db", grad.grad_bias)):
                     if value is not None:
                         _check(value, index, layer, "backward", f"{name}{layer}")
@@ -223,7 +225,7 @@ def run(spec: Spec) -> Trace:
             history.append(loss)
             params = new_params
         final = loss_at(spec, params, all_inputs, all_targets, all_classes)
-        _check(np.asarray(final), spec.steps, None, "loss", "the loss after the last step")
+        _check(np.asarray(final), spec.steps, len(spec.layers), "loss", "the loss after the last step")
     return Trace(
         layout=spec.layout,
         inputs=out(all_inputs),
@@ -236,5 +238,6 @@ def run(spec: Spec) -> Trace:
 
 
 def _check(value: np.ndarray, step: int, layer: int | None, stage: str, quantity: str) -> None:
-    if not np.all(np.isfinite(value)):
+    # min and max propagate NaN and reach +-inf without allocating a mask the size of the array.
+    if not (np.isfinite(value.min()) and np.isfinite(value.max())):
         raise Overflow(step, layer, stage, quantity)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import network
+from engine import network, optimizers
 from engine.spec import Layer, Loss
 from tests.strategies import Problem, relative_error
 
@@ -98,6 +98,17 @@ def test_saturated_softmax_output_keeps_a_finite_delta_from_the_fused_form():
     np.testing.assert_array_equal(grads[0].grad_weights, [[1.0, -1.0, 0.0]])
 
 
+def sgd_update(layers, params, grads, learning_rate):
+    """The engine's plain SGD step over (W, b) pairs; grads ordered from layer 1 up."""
+    named_grads = {}
+    for index, grad in enumerate(grads, start=1):
+        named_grads[f"W{index}"] = grad.grad_weights
+        if grad.grad_bias is not None:
+            named_grads[f"b{index}"] = grad.grad_bias
+    new = optimizers.sgd(optimizers.named(params), named_grads, learning_rate, optimizers.trainable_names(layers))
+    return optimizers.pairs(new, len(layers))
+
+
 def test_sgd_update_moves_only_trainable_parameters():
     layers, params, inputs, labels = two_layer(train=(False, True))
     frozen_bias_layer = Layer(layers[1].weights, layers[1].bias, "softmax", train_weights=True, train_bias=False)
@@ -106,13 +117,13 @@ def test_sgd_update_moves_only_trainable_parameters():
     _, grad_output, delta = network.loss_and_output_delta(layers, Loss("cross_entropy"), passes, targets, np.array(labels))
     grads = network.backward(layers, params, inputs, passes, grad_output, delta)[::-1]
 
-    new = network.sgd_update(layers, params, grads, 0.5)
+    new = sgd_update(layers, params, grads, 0.5)
     np.testing.assert_array_equal(new[0][0], params[0][0])
     np.testing.assert_array_equal(new[0][1], params[0][1])
     np.testing.assert_allclose(new[1][0], params[1][0] - 0.5 * grads[1].grad_weights, rtol=1e-15)
     np.testing.assert_allclose(new[1][1], params[1][1] - 0.5 * grads[1].grad_bias, rtol=1e-15)
 
-    new = network.sgd_update((layers[0], frozen_bias_layer), params, grads, 0.5)
+    new = sgd_update((layers[0], frozen_bias_layer), params, grads, 0.5)
     np.testing.assert_array_equal(new[1][1], params[1][1])
     np.testing.assert_allclose(new[1][0], params[1][0] - 0.5 * grads[1].grad_weights, rtol=1e-15)
 
@@ -124,7 +135,7 @@ def test_sgd_update_leaves_the_old_parameters_untouched():
     targets = np.eye(2)[labels]
     _, grad_output, delta = network.loss_and_output_delta(layers, Loss("cross_entropy"), passes, targets, np.array(labels))
     grads = network.backward(layers, params, inputs, passes, grad_output, delta)[::-1]
-    network.sgd_update(layers, params, grads, 1.0)
+    sgd_update(layers, params, grads, 1.0)
     for (w, b), (w0, b0) in zip(params, before):
         np.testing.assert_array_equal(w, w0)
         np.testing.assert_array_equal(b, b0)
