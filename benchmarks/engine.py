@@ -5,8 +5,11 @@
 
 One engine step is `engine.trace.run(spec)` with steps=1: forward pass, loss,
 backward pass, SGD update, the loss after the update, the finiteness checks and
-the trace records. One torch step is the forward pass, the loss, `backward()`
-and the SGD update under `no_grad`. Each time is the median of several samples
+the trace records. The reference ("torch+final") is the same step in torch: the
+forward pass, the loss, `backward()`, the SGD update under `no_grad` and the
+loss after the update, which a traced step reports (`final_loss`,
+`loss_history`). The target is judged on that ratio, equal work on both sides;
+the bare torch step without the last forward pass ("torch") is printed too. Each time is the median of several samples
 after a warm-up. torch is optional (`pip install -e '.[bench]'`); without it
 only the engine's numbers are printed.
 """
@@ -177,10 +180,9 @@ def breakdown(spec: specmod.Spec) -> dict[str, float]:
                 spec.loss, last.activation, targets, classes
             ),
             "loss (fused delta)": lambda: losses.fused(spec.loss, spec.layers[-1].activation, last.pre_activation, targets),
-            "backward (incl. dL/dX)": lambda: network.backward(
+            "backward": lambda: network.backward(
                 spec.layers, params, inputs, passes, grad_output, delta
             ),
-            "dL/dX of layer 1 (unused)": lambda: grads[-1].delta @ params[0][0].T,
             "update": lambda: tracemod.update(spec, params, grads[::-1], state),
             "finiteness checks": lambda: [
                 np.all(np.isfinite(a))
@@ -233,7 +235,7 @@ def main() -> int:
         line = f"{case.name:<16} {case.examples:>4} {seconds['engine']:>10.3e}"
         if torch is not None:
             ratio = seconds["engine"] / seconds["torch"]
-            worst = max(worst, ratio)
+            worst = max(worst, seconds["engine"] / seconds["torch+final"])
             line += (f" {seconds['torch']:>10.3e} {ratio:>13.2f} {seconds['torch+final']:>12.3e}"
                      f" {seconds['engine'] / seconds['torch+final']:>21.2f}")
         print(line)
@@ -244,7 +246,7 @@ def main() -> int:
                 print(f"    minor page faults per {name} step: {page_faults_per_call(function):8.0f}")
     if torch is not None:
         verdict = "met" if worst <= TARGET_RATIO else "NOT met"
-        print(f"target engine/torch <= {TARGET_RATIO:.1f} at every size: {verdict} (worst {worst:.2f})")
+        print(f"target engine/(torch+final) <= {TARGET_RATIO:.1f} at every size: {verdict} (worst {worst:.2f})")
     return 0
 
 

@@ -181,28 +181,12 @@ def run(spec: Spec) -> Trace:
                 batch = batches.indices(spec.num_examples, spec.batch_size, spec.shuffle_seed, state.step)
                 inputs, targets, classes = all_inputs[batch], all_targets[batch], all_classes[batch]
             passes = network.forward(spec.layers, params, inputs)
-            for layer, layer_pass in enumerate(passes, start=1):
-                _check(layer_pass.pre_activation, index, layer, "forward", f"S{layer}")
-                _check(layer_pass.activation, index, layer, "forward", f"Z{layer}")
             loss, grad_output, output_delta = network.loss_and_output_delta(
                 spec.layers, spec.loss, passes, targets, classes
             )
-            _check(np.asarray(loss), index, len(spec.layers), "loss", "the loss")
             grads = network.backward(spec.layers, params, inputs, passes, grad_output, output_delta)
-            for layer, grad in zip(range(len(grads), 0, -1), grads):
-                if layer < len(grads):  # the output layer's dL/dZ may be None, never infinite
-                    _check(grad.grad_activation, index, layer, "backward", f"dL/dZ{layer}")
-                for name, value in (("delta", grad.delta), ("dL/dW", grad.grad_weights), ("dL/db", grad.grad_bias)):
-                    if value is not None:
-                        _check(value, index, layer, "backward", f"{name}{layer}")
             new_params, state = update(spec, params, grads[::-1], state)
-            for layer, (weights, bias) in enumerate(new_params, start=1):
-                _check(weights, index, layer, "update", f"W{layer}")
-                if bias is not None:
-                    _check(bias, index, layer, "update", f"b{layer}")
-            for field, values in optimizers.arrays(state).items():
-                for name, value in values.items():
-                    _check(value, index, int(name[1:]), "update", f"{field.replace('_', ' ')} of {name}")
+            _check_all(_values_of_step(passes, loss, grads, new_params, state), index)
             layer_count = len(spec.layers)
             steps.append(
                 Step(
@@ -237,7 +221,50 @@ def run(spec: Spec) -> Trace:
     )
 
 
+def _values_of_step(passes, loss, grads, new_params, state) -> list[tuple]:
+    """(value, layer, stage, name) of everything a step computes that must be finite, in the order computed.
+
+    The output layer's dL/dZ is left out: it may hold infinities (a saturated
+    output), and the trace then reports it as null.
+    """
+    layers = len(passes)
+    values = []
+    for layer, layer_pass in enumerate(passes, start=1):
+        values += [(layer_pass.pre_activation, layer, "forward", f"S{layer}"),
+                   (layer_pass.activation, layer, "forward", f"Z{layer}")]
+    values.append((np.asarray(loss), layers, "loss", "the loss"))
+    for layer, grad in zip(range(layers, 0, -1), grads):
+        if layer < layers:
+            values.append((grad.grad_activation, layer, "backward", f"dL/dZ{layer}"))
+        for name, value in (("delta", grad.delta), ("dL/dW", grad.grad_weights), ("dL/db", grad.grad_bias)):
+            if value is not None:
+                values.append((value, layer, "backward", f"{name}{layer}"))
+    for layer, (weights, bias) in enumerate(new_params, start=1):
+        values.append((weights, layer, "update", f"W{layer}"))
+        if bias is not None:
+            values.append((bias, layer, "update", f"b{layer}"))
+    for field, arrays in optimizers.arrays(state).items():
+        for name, value in arrays.items():
+            values.append((value, int(name[1:]), "update", f"{field.replace('_', ' ')} of {name}"))
+    return values
+
+
+_ONE_CHECK_SIZE = 4096  # up to this many numbers a step is checked in one go
+
+
+def _check_all(values: list[tuple], step: int) -> None:
+    """Raise Overflow for the first value that is not finite (a small step costs one check, not one per array)."""
+    arrays = [value for value, *_ in values]
+    if sum(a.size for a in arrays) <= _ONE_CHECK_SIZE and np.isfinite(np.concatenate([a.ravel() for a in arrays])).all():
+        return
+    for value, layer, stage, quantity in values:
+        _check(value, step, layer, stage, quantity)
+
+
 def _check(value: np.ndarray, step: int, layer: int | None, stage: str, quantity: str) -> None:
-    # min and max propagate NaN and reach +-inf without allocating a mask the size of the array.
+    # A finite sum means every entry is finite (one pass, no mask); a sum can also
+    # overflow from huge finite entries, so only then look at min and max.
+    if np.isfinite(value.sum()):
+        return
     if not (np.isfinite(value.min()) and np.isfinite(value.max())):
         raise Overflow(step, layer, stage, quantity)
