@@ -215,6 +215,48 @@ def spec_at(run: Run, state: State, steps: int = 1) -> Spec:
     return replace(run.spec, layers=layers, optimizer=replace(run.spec.optimizer, state=state.optimizer), steps=steps)
 
 
+def request_at(run: Run, state: State) -> dict:
+    """A trace request (the contract's body, rows layout) whose step 0 is training step `state.step`.
+
+    It holds the parameters and optimizer state at the start of the step and,
+    as its examples, the step's batch, so its one traced step is exactly the
+    step training took (the batch's loss, gradients and update).
+    """
+    spec = run.spec
+    batch = batch_at(run, state.step)
+    rows = slice(None) if batch is None else batch
+    layers = []
+    for layer, (weights, bias) in zip(spec.layers, state.params):
+        entry = {"weights": weights.tolist(), "bias": None if bias is None else bias.tolist(), "activation": layer.activation}
+        if layer.activation == "leaky_relu":
+            entry["negative_slope"] = layer.negative_slope
+        if not layer.train_weights:
+            entry["train_weights"] = False
+        if not layer.train_bias and bias is not None:
+            entry["train_bias"] = False
+        layers.append(entry)
+    loss = {"name": spec.loss.name, "reduction": spec.loss.reduction}
+    if spec.loss.name == "squared_error":
+        loss["half"] = spec.loss.half
+    if spec.loss.name == "multiclass_hinge":
+        loss["margin"] = spec.loss.margin
+    config = spec.optimizer
+    optimizer: dict = {"name": config.name, "learning_rate": config.learning_rate}
+    which = optimizers.kind(config)
+    if which == "adam":
+        optimizer.update(betas=list(config.betas), eps=config.eps)
+    elif which == "momentum":
+        optimizer.update(momentum=config.momentum, nesterov=config.nesterov)
+    if which != "sgd":
+        optimizer["state"] = optimizers.to_dict(state.optimizer)
+    body = {"layout": "rows", "layers": layers, "inputs": run.inputs[rows].tolist(), "loss": loss, "optimizer": optimizer, "steps": 1}
+    if spec.labels is not None:
+        body["labels"] = [int(c) for c in run.classes[rows]]
+    else:
+        body["targets"] = run.targets[rows].tolist()
+    return body
+
+
 class Trainer:
     """A run kept in memory: the current state, every step's metrics, and a checkpoint every few steps."""
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from engine import batches, datasets, experiment, training
+from engine import spec as specmod
 from engine import trace as tracemod
 from engine.spec import Layer, Loss, Optimizer, Spec
 
@@ -187,6 +188,23 @@ def test_the_trace_of_a_step_holds_the_numbers_training_used(optimizer, batch_si
     # the trace's loss is the batch's loss at the start of the step; with a full batch it is the train curve's
     if batch_size is None:
         assert traced.loss == trainer.history["train_loss"][step - 1]
+
+
+@pytest.mark.parametrize("optimizer, batch_size", CONFIGS)
+def test_the_request_of_a_step_traces_that_step_from_its_batch_alone(optimizer, batch_size):
+    run = spiral_run(optimizer, batch_size)
+    trainer = training.Trainer(run)
+    trainer.advance(60)
+    body = json.loads(json.dumps(training.request_at(run, trainer.state_at(57))))
+    rows = range(160) if batch_size is None else batches.indices(160, batch_size, 4, 57)
+    assert body["inputs"] == run.inputs[rows].tolist() and body["steps"] == 1
+    traced = tracemod.run(specmod.from_request(body)).steps[0]
+    after = trainer.state_at(58)
+    for params, (w, b) in zip(traced.update, after.params):
+        np.testing.assert_array_equal(params.weights, w)
+        np.testing.assert_array_equal(params.bias, b)
+    if optimizer.momentum or optimizer.name == "adam":
+        assert body["optimizer"]["state"]["step"] == 57
 
 
 def test_mini_batches_are_a_fixed_function_of_the_seed():
