@@ -24,5 +24,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(share.bp)
+    from . import training
+
+    app.register_blueprint(training.bp)
     assets.init_app(app)
     return app

@@ -17,7 +17,7 @@ from engine import presets as presetsmod
 from engine import spec as specmod
 from engine import trace as tracemod
 
-from . import schemas
+from . import schemas, training_schemas
 from .bodies import read_json_body
 from .limits import check_spec, current_limits
 from .problems import MEDIA_TYPE, HTTPProblem, InvalidRequest, Problem, TrainingOverflow, problem_response
@@ -136,6 +136,7 @@ def openapi_document() -> dict:
             (schemas.Preset, "serialization"),
             (schemas.Limits, "serialization"),
             (schemas.Problem, "serialization"),
+            *training_schemas.MODELS,
         ],
         ref_template="#/components/schemas/{model}",
     )
@@ -217,6 +218,7 @@ def openapi_document() -> dict:
                     "responses": {"200": {"description": "OpenAPI 3.1", **content({"type": "object"})}},
                 }
             },
+            **training_schemas.openapi_paths(prefix, ref, content, problems),
         },
         "components": {"schemas": top["$defs"]},
     }
