@@ -10,7 +10,7 @@ state). The page keeps a state every 50 steps as its checkpoints.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import plotly.io as pio
@@ -19,12 +19,13 @@ from markupsafe import Markup
 
 from engine import datasets, experiment, training
 from engine import features as featuremod
-from engine import spec as specmod
 from engine import trace as tracemod
 from engine.spec import Optimizer
 
 from . import training_figures as figures
+from . import training_planes as planes
 from . import training_schemas as schemas
+from .training_form import OPTIMIZER_CHOICES, Form, form_errors, page_query, read_form, setup_from_form
 from .api import spec_from_body, to_json
 from .bodies import read_json_body
 from .limits import Limits, check_spec, current_limits
@@ -40,7 +41,7 @@ CHUNK = training.CHECKPOINT_EVERY  # the page never asks for more steps at once,
 class Built:
     setup: schemas.Setup
     run: experiment.Experiment
-    plane: figures.Plane | None
+    plane: planes.Plane | None
     notes: tuple[str, ...] = ()
 
 
@@ -90,7 +91,7 @@ def build(setup: schemas.Setup, limits: Limits, lenient: bool = False) -> Built:
         path = "head" if "output" in str(error) else ""
         raise _invalid(path, str(error)) from None
     check_spec(built.run.spec, limits)
-    return Built(setup, built, figures.plane_of(built, setup.dataset != "csv"), tuple(notes))
+    return Built(setup, built, planes.plane_of(built, setup.dataset != "csv"), tuple(notes))
 
 
 def _data(setup: schemas.Setup, limits: Limits) -> datasets.Dataset:
@@ -188,7 +189,7 @@ def advance() -> Response:
 
 
 def _frame(built: Built, state: training.State) -> dict:
-    return {"step": state.step, **(figures.plane_update(built.run, state.params, built.plane) or {})}
+    return {"step": state.step, **(planes.plane_update(built.run, state.params, built.plane) or {})}
 
 
 def _joined(parts: list[training.Metrics]) -> dict:
@@ -231,110 +232,6 @@ def lab_url(lab_request: dict) -> str | None:
 
 
 # The page ---------------------------------------------------------------------------------------------------------
-
-FORM_DEFAULTS = {
-    "dataset": "spiral", "size": "500", "noise": "0.1", "test_percent": "20", "data_seed": "0", "csv": "",
-    "task": "auto", "features": ["x1", "x2"], "standardize": "", "hidden": "8, 8", "activation": "tanh",
-    "head": "auto", "optimizer": "adam", "learning_rate": "0.01", "momentum": "0.9", "nesterov": "",
-    "beta1": "0.9", "beta2": "0.999", "batch_size": "", "seed": "0",
-}
-OPTIMIZER_CHOICES = {"sgd": "SGD", "momentum": "SGD with momentum", "adam": "Adam"}
-# The form field a size limit concerns.
-LIMIT_FIELD = {"max_examples": "size", "max_units": "hidden", "max_layers": "hidden"}
-# Where a field of the setup is on the form.
-FORM_FIELD = {"test_fraction": "test_percent", "optimizer/name": "optimizer", "optimizer/learning_rate": "learning_rate",
-              "optimizer/momentum": "momentum", "optimizer/nesterov": "nesterov", "optimizer/betas/0": "beta1",
-              "optimizer/betas/1": "beta2"}
-
-
-@dataclass
-class Form:
-    values: dict
-    errors: dict[str, str] = field(default_factory=dict)
-    general: list[str] = field(default_factory=list)
-
-
-def read_form(source, files=None, posted: bool = False) -> Form:
-    """The form's values: the defaults with what `source` (query args or a posted form) gives over them.
-
-    In a posted form an unticked box is absent; in a link, absent features keep the default.
-    """
-    values = dict(FORM_DEFAULTS)
-    given = bool(source)
-    for key in FORM_DEFAULTS:
-        if key == "features":
-            if posted or "features" in source:
-                values[key] = source.getlist("features")
-        elif key in ("standardize", "nesterov"):
-            if given:
-                values[key] = "on" if source.get(key) else ""
-        elif key in source:
-            values[key] = source.get(key, "").strip() if key != "csv" else source.get(key, "")
-    upload = files.get("csv_file") if files else None
-    if upload and upload.filename:
-        values["csv"] = upload.read(current_limits().max_body_bytes + 1).decode("utf-8", errors="replace")
-        values["dataset"] = "csv"
-    return Form(values)
-
-
-def setup_from_form(form: Form) -> dict | None:
-    """The setup the form describes, or None with the form's errors filled in."""
-    v = form.values
-
-    def number(key: str, kind=float, scale: float = 1.0):
-        try:
-            return kind(v[key]) * scale if kind is float else kind(v[key])
-        except ValueError:
-            form.errors[key] = "must be a whole number" if kind is int else "must be a number"
-            return None
-
-    hidden = []
-    for part in v["hidden"].replace(";", ",").split(","):
-        if part.strip():
-            try:
-                hidden.append(int(part))
-            except ValueError:
-                form.errors["hidden"] = "write the hidden layers' widths as whole numbers, e.g. 8, 8"
-    choice = v["optimizer"] if v["optimizer"] in OPTIMIZER_CHOICES else "adam"
-    optimizer = {"name": "adam" if choice == "adam" else "sgd", "learning_rate": number("learning_rate")}
-    if choice == "momentum":
-        optimizer.update(momentum=number("momentum"), nesterov=bool(v["nesterov"]))
-    if choice == "adam":
-        optimizer["betas"] = [number("beta1"), number("beta2")]
-    setup = {
-        "dataset": v["dataset"], "size": number("size", int), "noise": number("noise"),
-        "test_fraction": number("test_percent", float, 0.01), "data_seed": number("data_seed", int),
-        "task": v["task"], "standardize": bool(v["standardize"]),
-        # no box ticked: CSV data feeds its columns as they are; generated data needs a feature
-        "features": list(v["features"]) or (None if v["dataset"] == "csv" else []),
-        "hidden": hidden, "activation": v["activation"], "head": None if v["head"] == "auto" else v["head"],
-        "optimizer": optimizer, "batch_size": number("batch_size", int) if v["batch_size"] else None,
-        "seed": number("seed", int),
-    }
-    if v["dataset"] == "csv":
-        setup["csv"] = v["csv"]
-    return None if form.errors else setup
-
-
-def form_errors(form: Form, problem: Problem) -> None:
-    """Put a problem's messages next to the form fields they concern."""
-    limit_field = LIMIT_FIELD.get(problem.extra.get("limit"))
-    if limit_field is not None and problem.errors is None:
-        form.errors.setdefault(limit_field, problem.detail)
-        return
-    for error in problem.errors or [{"path": "", "message": problem.detail}]:
-        path = error["path"].removeprefix("setup/").removeprefix("setup")
-        key = FORM_FIELD.get(path, path.split("/")[0])
-        if key in FORM_DEFAULTS:
-            form.errors.setdefault(key, error["message"])
-        else:
-            form.general.append(error["message"])
-
-
-def page_query(form: Form) -> dict:
-    """The form as query arguments (a deep link), without CSV text."""
-    return {key: value for key, value in form.values.items() if key != "csv" and value not in ("", [])}
-
 
 @bp.get("/train")
 def page() -> str:

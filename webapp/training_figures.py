@@ -7,211 +7,44 @@ Only the field changes while training, and a Plotly figure without axes redraws
 in a fraction of the time, which keeps the boundary moving at 30 frames a second.
 The hidden units are one mosaic in the same way: `units_figure` (a heatmap, or
 one line through every tile for 1-D data) under `unit_frames_figure` (the
-tiles' frames and labels). Each tile is scaled to its activation's range (tanh
--1..1, sigmoid 0..1; an unbounded relu or identity layer to its largest value
-in that state).
-
-Builders take the run (an engine Experiment) and parameters and return a
-`go.Figure`; `plane_update` gives only what changes (the field's and the
-mosaic's values) as typed arrays for `Plotly.react`: heatmaps as bytes 1..255
-over a fixed range (0 marks a gap between tiles), lines as float32. Colour
-ranges are fixed, so a colour means the same number in every frame.
+tiles' frames and labels). Builders take the run (an engine Experiment) and its
+parameters and return a `go.Figure`; training_planes computes the values, and
+the updates the page draws while training. Colour ranges are fixed, so a colour
+means the same number in every frame.
 """
 from __future__ import annotations
-
-import base64
-from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from engine import datasets, experiment, network
+from engine import experiment
 from engine import features as featuremod
 
-BOUNDARY_RESOLUTION = 80
-UNIT_RESOLUTION = 24
-MAX_UNITS_SHOWN = 12  # per hidden layer
+from .training_planes import (
+    BOUNDARY_RESOLUTION,
+    UNIT_RESOLUTION,
+    Mosaic,
+    Plane,
+    field_values,
+    mosaic_of,
+    mosaic_values,
+    multiclass,
+    output_range,
+)
+
 SIDE = 360  # pixels of the plane's square (the line's width for 1-D data)
 MARGIN = dict(l=52, r=78, t=58, b=46, autoexpand=False)  # the same in both stacked figures, so they align
-GAP_X, GAP_Y = 3, 8  # mosaic cells between tiles, and between layers (room for the labels)
 NEGATIVE, MIDDLE, POSITIVE = "#f59322", "#eef0f2", "#0877bd"  # the Playground's orange and blue
 DIVERGING = [[0.0, NEGATIVE], [0.5, MIDDLE], [1.0, POSITIVE]]
 CLASS_COLOURS = (NEGATIVE, POSITIVE, "#2e7d4f", "#b03a2e", "#7b4fb2", "#8a5a00", "#1f9bb4", "#c2185b", "#5f6b7a", "#333333")
 INK, MUTED = "#1f2933", "#5f6b7a"
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'DejaVu Sans', sans-serif"
-BOUNDED = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0), "softmax": (0.0, 1.0)}
 CURVES = ("train_loss", "test_loss", "train_accuracy", "test_accuracy")
-
-
-@dataclass(frozen=True)
-class Plane:
-    """The input line (1-D data) or square (2-D data) the run is drawn over."""
-
-    x1: tuple[float, float]
-    x2: tuple[float, float] | None
-
-    def points(self, resolution: int) -> np.ndarray:
-        """Grid points (R, 1) along the line, or (R*R, 2) row by row (x2 varies slowest)."""
-        x1 = np.linspace(*self.x1, resolution)
-        if self.x2 is None:
-            return x1[:, None]
-        grid1, grid2 = np.meshgrid(x1, np.linspace(*self.x2, resolution))
-        return np.column_stack([grid1.ravel(), grid2.ravel()])
-
-
-def plane_of(built: experiment.Experiment, generated: bool) -> Plane | None:
-    """[-6, 6] for generated data, the data's range with a margin for CSV; None past 2 coordinates."""
-    data = built.train
-    if data.dimension > 2:
-        return None
-    if generated:
-        bounds = (-datasets.EXTENT, datasets.EXTENT)
-        return Plane(bounds, bounds if data.dimension == 2 else None)
-    points = np.vstack([built.train.points, built.test.points])
-    low, high = points.min(axis=0), points.max(axis=0)
-    margin = np.maximum(0.1 * (high - low), 1e-3)
-    ranges = [(float(a), float(b)) for a, b in zip(low - margin, high + margin)]
-    return Plane(ranges[0], ranges[1] if data.dimension == 2 else None)
-
-
-def typed(array: np.ndarray) -> dict:
-    """A Plotly typed-array spec (base64): bytes stay bytes ("u1"), anything else goes as float32."""
-    if array.dtype == np.uint8:
-        values, dtype = np.ascontiguousarray(array), "u1"
-    else:
-        values, dtype = np.ascontiguousarray(array, dtype="<f4"), "f4"
-    spec = {"dtype": dtype, "bdata": base64.b64encode(values.tobytes()).decode("ascii")}
-    if values.ndim > 1:
-        spec["shape"] = ",".join(str(n) for n in values.shape)
-    return spec
-
-
-def quantized(values: np.ndarray, low: float, high: float) -> np.ndarray:
-    """Values in [low, high] as bytes 1..255 (clipped; NaN, a gap, as 0): what a heatmap's colours can show."""
-    scaled = np.clip((values - low) / (high - low), 0.0, 1.0) * 254.0 + 1.0
-    return np.where(np.isnan(values), 0, np.rint(np.nan_to_num(scaled, nan=0.0))).astype(np.uint8)
-
 
 def _byte_scale(scale: list) -> list:
     """A colour scale over bytes 0..255: 0 is the paper (a gap), 1..255 the scale."""
     return [[0.0, "#ffffff"]] + [[(1.0 + 254.0 * stop) / 255.0, colour] for stop, colour in scale]
-
-
-# What the network computes over the plane ------------------------------------------------------------------------
-
-
-def _passes(built: experiment.Experiment, params, plane: Plane, resolution: int) -> list[network.LayerForward]:
-    return experiment.passes_at(built, params, plane.points(resolution))
-
-
-def _output_values(output: np.ndarray) -> np.ndarray:
-    """One number per grid point: the output, P(class 1) of two softmax units, or the class of 3+."""
-    if output.shape[1] == 1:
-        return output[:, 0]
-    if output.shape[1] == 2:
-        return output[:, 1]
-    return np.argmax(output, axis=1).astype(np.float64)
-
-
-def _multiclass(built: experiment.Experiment) -> bool:
-    return built.head == "softmax" and built.train.num_classes > 2
-
-
-def output_range(built: experiment.Experiment) -> tuple[float, float]:
-    """The fixed colour (or y) range of the output: the head's range, the classes, or the targets' range."""
-    if _multiclass(built):
-        return -0.5, built.train.num_classes - 0.5
-    if built.train.task == "classification":
-        return BOUNDED[built.head]
-    targets = np.concatenate([built.train.targets, built.test.targets])
-    low, high = float(targets.min()), float(targets.max())
-    return (low - 0.5, high + 0.5) if high == low else (low, high)
-
-
-def _field_values(built, params, plane: Plane) -> np.ndarray:
-    """The line's y (float), or the heatmap's bytes: the class of 3+ classes, else the output over its range."""
-    values = _output_values(_passes(built, params, plane, BOUNDARY_RESOLUTION)[-1].activation)
-    if plane.x2 is None:
-        return values
-    grid = values.reshape(BOUNDARY_RESOLUTION, BOUNDARY_RESOLUTION)
-    if _multiclass(built):
-        return grid.astype(np.uint8)
-    return quantized(grid, *output_range(built))
-
-
-def hidden_units(built: experiment.Experiment) -> list[tuple[int, int]]:
-    """(layer, unit) of every hidden unit shown, 1-based as the lab numbers them."""
-    widths = built.run.spec.widths[1:-1]
-    return [(layer, unit) for layer, width in enumerate(widths, start=1) for unit in range(1, min(width, MAX_UNITS_SHOWN) + 1)]
-
-
-def _scaled(activation: str, values: np.ndarray) -> np.ndarray:
-    """A layer's activations (points, units) mapped to -1..1: by its fixed range, or by its largest |value|."""
-    if activation in BOUNDED:
-        low, high = BOUNDED[activation]
-        return 2.0 * (values - low) / (high - low) - 1.0
-    limit = float(np.max(np.abs(values))) if values.size else 0.0
-    return values / limit if np.isfinite(limit) and limit > 0 else np.zeros_like(values)
-
-
-@dataclass(frozen=True)
-class Mosaic:
-    """Where each unit's tile lies in one grid of cells: layer 1 on top, a row of tiles per layer."""
-
-    units: tuple[tuple[int, int], ...]
-    columns: int
-    rows: int
-
-    @property
-    def width(self) -> int:
-        return self.columns * UNIT_RESOLUTION + (self.columns - 1) * GAP_X
-
-    @property
-    def height(self) -> int:
-        return self.rows * UNIT_RESOLUTION + (self.rows - 1) * GAP_Y
-
-    def corner(self, layer: int, unit: int) -> tuple[int, int]:
-        """(x0, y0): the tile's lowest cell; y grows upwards as in the plane."""
-        return (unit - 1) * (UNIT_RESOLUTION + GAP_X), (self.rows - layer) * (UNIT_RESOLUTION + GAP_Y)
-
-
-def _mosaic(built: experiment.Experiment) -> Mosaic | None:
-    units = hidden_units(built)
-    if not units:
-        return None
-    return Mosaic(tuple(units), max(unit for _, unit in units), max(layer for layer, _ in units))
-
-
-def _mosaic_values(built, params, plane: Plane, mosaic: Mosaic) -> np.ndarray:
-    """The heatmap of every tile (NaN between tiles), or for 1-D data the y of one line through every tile."""
-    passes = _passes(built, params, plane, UNIT_RESOLUTION)
-    layers = built.run.spec.layers
-    scaled = {layer: _scaled(layers[layer - 1].activation, passes[layer - 1].activation) for layer in range(1, mosaic.rows + 1)}
-    if plane.x2 is None:
-        pieces = []
-        for layer, unit in mosaic.units:
-            _, y0 = mosaic.corner(layer, unit)
-            pieces += [y0 + (scaled[layer][:, unit - 1] + 1.0) / 2.0 * (UNIT_RESOLUTION - 1), [np.nan]]
-        return np.concatenate(pieces)
-    cells = np.full((mosaic.height, mosaic.width), np.nan)
-    for layer, unit in mosaic.units:
-        x0, y0 = mosaic.corner(layer, unit)
-        tile = scaled[layer][:, unit - 1].reshape(UNIT_RESOLUTION, UNIT_RESOLUTION)
-        cells[y0 : y0 + UNIT_RESOLUTION, x0 : x0 + UNIT_RESOLUTION] = tile
-    return quantized(cells, -1.0, 1.0)
-
-
-def plane_update(built: experiment.Experiment, params, plane: Plane | None) -> dict | None:
-    """{"field": {"traces": [[0, key, values]]}, "units": {...}}: what the figures show for `params`."""
-    if plane is None:
-        return None
-    key = "y" if plane.x2 is None else "z"
-    update = {"field": {"traces": [[0, key, typed(_field_values(built, params, plane))]]}}
-    mosaic = _mosaic(built)
-    if mosaic is not None:
-        update["units"] = {"traces": [[0, key, typed(_mosaic_values(built, params, plane, mosaic))]]}
-    return update
 
 
 # Figures -------------------------------------------------------------------------------------------------------
@@ -249,13 +82,13 @@ def field_figure(built: experiment.Experiment, params, plane: Plane | None) -> g
     """The network's output over the plane, without axes: the part that changes at every frame."""
     if plane is None:
         return None
-    values = _field_values(built, params, plane)
+    values = field_values(built, params, plane)
     grid = np.linspace(*plane.x1, BOUNDARY_RESOLUTION)
     low, high = output_range(built)
     if plane.x2 is None:
         trace = go.Scatter(x=grid, y=values, mode="lines", line=dict(color=INK, width=2.5), hoverinfo="skip")
     else:
-        if _multiclass(built):
+        if multiclass(built):
             colours = dict(zmin=-0.5, zmax=built.train.num_classes - 0.5, colorscale=_class_scale(built.train.num_classes))
         else:
             colours = dict(zmin=0, zmax=255, colorscale=_byte_scale(DIVERGING))
@@ -271,7 +104,7 @@ def boundary_figure(built: experiment.Experiment, plane: Plane | None) -> go.Fig
     if plane is None:
         return None
     traces = _points_1d(built) if plane.x2 is None else _points_2d(built)
-    if plane.x2 is not None and not _multiclass(built):
+    if plane.x2 is not None and not multiclass(built):
         low, high = output_range(built)
         # An invisible marker carries the colour bar of the field below.
         traces.append(go.Scatter(
@@ -352,10 +185,10 @@ def _points_1d(built: experiment.Experiment) -> list[go.Scatter]:
 
 def units_figure(built: experiment.Experiment, params, plane: Plane | None) -> go.Figure | None:
     """Every hidden unit hl.j as a tile of one mosaic: its activation over the plane (or along the line)."""
-    mosaic = _mosaic(built)
+    mosaic = mosaic_of(built)
     if plane is None or mosaic is None:
         return None
-    values = _mosaic_values(built, params, plane, mosaic)
+    values = mosaic_values(built, params, plane, mosaic)
     if plane.x2 is None:
         x = []
         for layer, unit in mosaic.units:
@@ -370,7 +203,7 @@ def units_figure(built: experiment.Experiment, params, plane: Plane | None) -> g
 
 def unit_frames_figure(built: experiment.Experiment, plane: Plane | None) -> go.Figure | None:
     """The mosaic's frames and labels (h1.1, h1.2, ...), drawn once over `units_figure`."""
-    mosaic = _mosaic(built)
+    mosaic = mosaic_of(built)
     if plane is None or mosaic is None:
         return None
     shapes, labels = [], []
