@@ -1,9 +1,12 @@
 /* The lab: steps through the sub-steps the server rendered, and keeps typed values across htmx swaps.
  *
  * The page carries every sub-step: its section (title, equation), the heatmap cards, and in
- * #lab-data the Plotly figures (one per matrix, one frame per SGD step) with the panels each
- * sub-step shows. Moving shows the current section and cards and calls Plotly.react only on a
- * card whose frame changed; nothing is fetched and the page is never reloaded to move.
+ * #lab-data the Plotly figures (one per matrix, one frame per SGD step, plus the network
+ * diagram of each sub-step and the loss curve of each SGD step) with the panels each sub-step
+ * shows. Each figure frame is drawn once with Plotly.react into its own element; moving only
+ * shows and hides elements, so a step costs no drawing once its frames are drawn. Frames near
+ * the current sub-step are drawn ahead of time when the browser is idle. Nothing is fetched and
+ * the page is never reloaded to move.
  */
 (function () {
   "use strict";
@@ -12,6 +15,46 @@
   var PLAY_INTERVAL_MS = 1100;
   var current = null;
   var pendingTyped = null;
+
+  var idle = window.requestIdleCallback
+    ? function (callback) { return window.requestIdleCallback(callback, { timeout: 500 }); }
+    : function (callback) { return window.setTimeout(function () { callback({ timeRemaining: function () { return 16; } }); }, 30); };
+  var cancelIdle = window.cancelIdleCallback || window.clearTimeout;
+
+  /* A set of figures drawn on demand into hidden elements of one container: show(key) shows one. */
+  function Gallery(container, figureOf) {
+    this.container = container;
+    this.figureOf = figureOf;
+    this.elements = {};
+    this.shown = null;
+  }
+
+  Gallery.prototype.draw = function (key) {
+    var element = this.elements[key];
+    if (element) return false;
+    element = document.createElement("div");
+    element.className = "plot";
+    element.hidden = key !== this.shown;
+    element.dataset.key = String(key);
+    this.container.appendChild(element);
+    this.elements[key] = element;
+    var figure = this.figureOf(key);
+    Plotly.react(element, figure.data, figure.layout, PLOT_CONFIG);
+    return true;
+  };
+
+  Gallery.prototype.show = function (key) {
+    if (this.shown === key) return;
+    if (this.shown !== null && this.elements[this.shown]) this.elements[this.shown].hidden = true;
+    this.shown = key;
+    if (this.elements[key]) this.elements[key].hidden = false;
+    else this.draw(key);
+  };
+
+  Gallery.prototype.purge = function () {
+    var elements = this.elements;
+    Object.keys(elements).forEach(function (key) { Plotly.purge(elements[key]); });
+  };
 
   function Lab(root) {
     var self = this;
@@ -23,10 +66,18 @@
     this.panelBox = root.querySelector("#panels");
     this.cards = {};
     Array.prototype.forEach.call(root.querySelectorAll(".panel"), function (el) {
-      self.cards[el.id] = { el: el, plot: el.querySelector(".plot"), frame: -1 };
+      var figure = self.data.figures[el.id];
+      self.cards[el.id] = {
+        el: el,
+        frame: -1,
+        plots: new Gallery(el.querySelector(".plots"), function (frame) {
+          return { data: [Object.assign({}, figure.data[0], figure.frames[frame].data[0])], layout: figure.layout };
+        }),
+        marked: Array.prototype.slice.call(el.querySelectorAll("[data-frame]"))
+      };
     });
-    this.networkPlot = root.querySelector("#network-plot");
-    this.lossPlot = root.querySelector("#loss-plot");
+    this.networks = new Gallery(root.querySelector("#network-plot"), function (index) { return self.data.networks[index]; });
+    this.lossCurves = new Gallery(root.querySelector("#loss-plot"), function (step) { return self.data.lossCurves[step]; });
     this.scrubber = root.querySelector("#scrubber");
     this.positionNumber = root.querySelector("#position-number");
     this.stepNumber = root.querySelector("#step-number");
@@ -36,10 +87,12 @@
     this.atField = root.querySelector("#at-field");
     this.visible = [];
     this.breaks = [];
-    this.networkShown = -1;
-    this.lossShown = -1;
+    this.layout = null;
+    this.chipShown = -1;
+    this.urlTimer = null;
     this.index = -1;
     this.timer = null;
+    this.idleHandle = null;
 
     root.querySelector(".timeline").addEventListener("click", function (event) {
       var button = event.target.closest("button");
@@ -63,6 +116,15 @@
     this.show(Number(root.dataset.start || 0));
   }
 
+  function keepInView(chip) {
+    var strip = chip.parentNode.parentNode;
+    if (strip.scrollWidth <= strip.clientWidth) return;
+    var left = chip.offsetLeft - strip.offsetLeft;
+    if (left < strip.scrollLeft || left + chip.offsetWidth > strip.scrollLeft + strip.clientWidth) {
+      strip.scrollLeft = left - strip.clientWidth / 2;
+    }
+  }
+
   Lab.prototype.go = function (move) {
     var last = this.substeps.length - 1;
     var target = { first: 0, previous: this.index - 1, next: this.index + 1, last: last }[move];
@@ -71,23 +133,27 @@
 
   Lab.prototype.show = function (index) {
     if (index === this.index || index < 0 || index >= this.substeps.length) return;
+    var self = this;
+    var first = this.index < 0;
     var substep = this.substeps[index];
-    if (this.index >= 0) this.sections[this.index].hidden = true;
+    if (!first) this.sections[this.index].hidden = true;
     var section = this.sections[index];
     section.hidden = false;
     this.index = index;
 
     var wanted = {};
-    var self = this;
     substep.panels.forEach(function (panel) { wanted[panel[0]] = true; });
     this.visible.forEach(function (slug) {
       if (!wanted[slug]) self.cards[slug].el.hidden = true;
     });
-    this.breaks.forEach(function (rowBreak) { rowBreak.remove(); });
+    var layout = substep.panels.map(function (panel) { return panel[0] + (panel[2] ? "|" : ""); }).join(" ");
+    var reorder = layout !== this.layout;
+    this.layout = layout;
+    if (reorder) this.breaks.forEach(function (rowBreak) { rowBreak.remove(); });
     var used = 0;
     substep.panels.forEach(function (panel) {
       var card = self.cards[panel[0]];
-      if (panel[2]) {
+      if (reorder && panel[2]) {
         // One row per equation of the sub-step.
         if (used === self.breaks.length) {
           var rowBreak = document.createElement("div");
@@ -97,18 +163,29 @@
         self.panelBox.appendChild(self.breaks[used++]);
       }
       card.el.hidden = false;
-      self.panelBox.appendChild(card.el); // DOM order = reading order, for screen readers too
-      if (card.frame !== panel[1]) self.drawCard(panel[0], card, panel[1]);
+      if (reorder) self.panelBox.appendChild(card.el); // DOM order = reading order, for screen readers too
+      if (card.frame !== panel[1]) {
+        card.frame = panel[1];
+        card.plots.show(panel[1]);
+        card.marked.forEach(function (el) { el.hidden = Number(el.dataset.frame) !== panel[1]; });
+      }
     });
     this.visible = substep.panels.map(function (panel) { return panel[0]; });
 
-    if (this.networkPlot && substep.network !== this.networkShown) {
-      Plotly.react(this.networkPlot, this.data.networks[substep.network], PLOT_CONFIG);
-      this.networkShown = substep.network;
-    }
-    if (this.lossPlot && substep.step !== this.lossShown) {
-      Plotly.react(this.lossPlot, this.data.lossCurves[substep.step], PLOT_CONFIG);
-      this.lossShown = substep.step;
+    if (first) {
+      // The heatmaps first; the diagram and the loss curve right after the first paint.
+      window.requestAnimationFrame(function () {
+        window.setTimeout(function () {
+          if (self.index < 0) return;
+          var now = self.substeps[self.index];
+          self.networks.show(now.network);
+          self.lossCurves.show(now.step);
+          self.drawAhead();
+        }, 0);
+      });
+    } else {
+      this.networks.show(substep.network);
+      this.lossCurves.show(substep.step);
     }
 
     var title = section.querySelector(".substep-title").textContent;
@@ -117,30 +194,54 @@
     this.positionNumber.textContent = String(index + 1);
     this.stepNumber.textContent = String(substep.step + 1);
     this.lossReadout.textContent = section.dataset.loss;
-    this.chips.forEach(function (chip, i) {
-      if (i === index) chip.setAttribute("aria-current", "step");
-      else chip.removeAttribute("aria-current");
-    });
     var chip = this.chips[index];
-    if (chip && chip.scrollIntoView && chip.parentNode.parentNode.scrollWidth > chip.parentNode.parentNode.clientWidth) {
-      chip.scrollIntoView({ block: "nearest", inline: "nearest" });
+    if (this.chips[this.chipShown]) this.chips[this.chipShown].removeAttribute("aria-current");
+    this.chipShown = index;
+    if (chip) {
+      chip.setAttribute("aria-current", "step");
+      // Read the layout in the next frame, when it is computed anyway, not now.
+      window.requestAnimationFrame(function () { keepInView(chip); });
     }
     this.live.textContent = title;
     if (this.atField) this.atField.value = substep.key;
-    var url = new URL(window.location.href);
-    url.searchParams.set("at", substep.key);
-    window.history.replaceState(window.history.state, "", url.pathname + url.search + url.hash);
     this.root.dataset.position = String(index);
+    // The URL names the sub-step; written once the student pauses (browsers throttle history updates).
+    window.clearTimeout(this.urlTimer);
+    this.urlTimer = window.setTimeout(function () {
+      var url = new URL(window.location.href);
+      url.searchParams.set("at", substep.key);
+      window.history.replaceState(window.history.state, "", url.pathname + url.search + url.hash);
+    }, first ? 0 : 150);
+    if (!first) this.drawAhead();
   };
 
-  Lab.prototype.drawCard = function (slug, card, frame) {
-    var figure = this.data.figures[slug];
-    var trace = Object.assign({}, figure.data[0], figure.frames[frame].data[0]);
-    Plotly.react(card.plot, [trace], figure.layout, PLOT_CONFIG);
-    card.frame = frame;
-    Array.prototype.forEach.call(card.el.querySelectorAll("[data-frame]"), function (el) {
-      el.hidden = Number(el.dataset.frame) !== frame;
+  /* Draw, when the browser is idle, the frames of the sub-steps nearest to the current one. */
+  Lab.prototype.drawAhead = function () {
+    var self = this;
+    if (this.idleHandle !== null) cancelIdle(this.idleHandle);
+    var order = [];
+    for (var distance = 1; distance < this.substeps.length; distance++) {
+      if (this.index + distance < this.substeps.length) order.push(this.index + distance);
+      if (this.index - distance >= 0) order.push(this.index - distance);
+    }
+    var tasks = [];
+    order.forEach(function (i) {
+      var substep = self.substeps[i];
+      substep.panels.forEach(function (panel) { tasks.push([self.cards[panel[0]].plots, panel[1]]); });
+      tasks.push([self.networks, substep.network]);
+      tasks.push([self.lossCurves, substep.step]);
     });
+    var next = 0;
+    var work = function (deadline) {
+      self.idleHandle = null;
+      while (next < tasks.length && deadline.timeRemaining() > 4) {
+        var task = tasks[next++];
+        task[0].draw(task[1]);
+      }
+      if (next < tasks.length) self.idleHandle = idle(work);
+      else self.root.dataset.drawn = "all";
+    };
+    this.idleHandle = idle(work);
   };
 
   Lab.prototype.toggle = function () {
@@ -171,9 +272,13 @@
 
   Lab.prototype.destroy = function () {
     this.pause();
-    Array.prototype.forEach.call(this.root.querySelectorAll(".js-plotly-plot"), function (el) {
-      Plotly.purge(el);
-    });
+    if (this.idleHandle !== null) cancelIdle(this.idleHandle);
+    window.clearTimeout(this.urlTimer);
+    this.index = -1;
+    var cards = this.cards;
+    Object.keys(cards).forEach(function (slug) { cards[slug].plots.purge(); });
+    this.networks.purge();
+    this.lossCurves.purge();
   };
 
   function start() {

@@ -165,7 +165,7 @@ def limits(found: dict[str, Tensor]) -> dict[str, float]:
 def _cell_size(shape: tuple[int, int]) -> tuple[int, int]:
     """(width, height) of a cell in pixels: room for 4 significant digits where they are written."""
     if max(shape) <= MAX_WRITTEN:
-        return 50, 32
+        return 58, 30
     side = max(4, min(24, 300 // max(shape)))
     return side, side
 

@@ -1,0 +1,144 @@
+"""How fast the lab is in headless Chromium on 127.0.0.1, per preset.
+
+    .venv/bin/python benchmarks/lab.py                 # every preset
+    .venv/bin/python benchmarks/lab.py xor seed002-ex2 # some
+
+For each preset, with a fresh server (nothing cached) and a fresh browser
+context (empty HTTP cache):
+
+- first load: from the start of navigation to /lab/<preset> until the first
+  heatmap is in the DOM (performance.now() when Plotly inserts its first
+  .main-svg into a heatmap panel), cold (the server builds the page) and warm
+  (a second fresh browser context; the server has the page built);
+- bytes: what crossed the wire for the cold first load, compressed
+  (Chromium's encodedDataLength, headers included), and the page alone;
+- all drawn: from the first heatmap until the lab has drawn every frame
+  ahead of time (it does so while the browser is idle);
+- step: then, from a keydown (its event timestamp, so time spent waiting
+  behind other work counts; ArrowRight through every sub-step, then ArrowLeft
+  back) until the frame after the lab has redrawn (a requestAnimationFrame
+  callback followed by a message-channel task, so the paint is included),
+  median and worst.
+
+Targets: first load < 1 s, a step < 16 ms, at most 600 KB compressed.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import threading
+from pathlib import Path
+
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [str(_HERE.parent)] + [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+from playwright.sync_api import sync_playwright  # noqa: E402
+from werkzeug.serving import WSGIRequestHandler, make_server  # noqa: E402
+
+from engine import presets  # noqa: E402
+from webapp import create_app  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--no-first-run"]
+TARGET_LOAD_S, TARGET_STEP_MS, TARGET_BYTES = 1.0, 16.0, 600 * 1000
+
+# Runs before any script of the page: stamps the first heatmap and every key press's redraw.
+PROBE = """
+window.__bench = {firstHeatmap: null, steps: []};
+new MutationObserver(function (records, observer) {
+  if (document.querySelector('#panels .panel:not([hidden]) .main-svg')) {
+    window.__bench.firstHeatmap = performance.now();
+    observer.disconnect();
+  }
+}).observe(document, {childList: true, subtree: true});
+window.addEventListener('keydown', function (event) {
+  var start = event.timeStamp;  // when the browser took the key, so waiting behind other work counts
+  requestAnimationFrame(function () {
+    var channel = new MessageChannel();
+    channel.port1.onmessage = function () { window.__bench.steps.push(performance.now() - start); };
+    channel.port2.postMessage(0);
+  });
+}, true);
+"""
+
+
+class Quiet(WSGIRequestHandler):
+    def log_request(self, *args, **kwargs):
+        pass
+
+
+def serve():
+    server = make_server("127.0.0.1", 0, create_app(), threaded=True, request_handler=Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def load(browser, url: str) -> tuple[float, int, int, object, object]:
+    """(ms to the first heatmap, bytes on the wire, bytes of the page, context, page) of one cold-cache load."""
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    page = context.new_page()
+    page.add_init_script(PROBE)
+    cdp = context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    sizes: dict[str, int] = {}
+    urls: dict[str, str] = {}
+    cdp.on("Network.requestWillBeSent", lambda event: urls.__setitem__(event["requestId"], event["request"]["url"]))
+    cdp.on("Network.loadingFinished", lambda event: sizes.__setitem__(event["requestId"], event["encodedDataLength"]))
+    page.goto(url, wait_until="load")
+    page.wait_for_function("() => window.__bench.firstHeatmap !== null")
+    page.wait_for_load_state("networkidle")
+    first = page.evaluate("() => window.__bench.firstHeatmap")
+    total = sum(sizes.values())
+    own = sum(size for request, size in sizes.items() if urls.get(request, "").split("?")[0] == url.split("?")[0])
+    return first, total, own, context, page
+
+
+def steps(page) -> tuple[float, list[float]]:
+    """(ms from the first heatmap until every frame is drawn ahead, ms per key press)."""
+    page.wait_for_function("() => document.getElementById('lab').dataset.drawn === 'all'", timeout=120_000)
+    ready = page.evaluate("() => performance.now() - window.__bench.firstHeatmap")
+    count = page.evaluate("() => document.querySelectorAll('.substep').length")
+    page.locator("body").click(position={"x": 2, "y": 2})  # the keys go to the page, not a field
+    page.wait_for_timeout(100)
+    page.evaluate("() => { window.__bench.steps = []; }")
+    for n, key in enumerate(["ArrowRight"] * (count - 1) + ["ArrowLeft"] * (count - 1), start=1):
+        page.keyboard.press(key)
+        page.wait_for_function("(n) => window.__bench.steps.length >= n", arg=n)
+    return ready, page.evaluate("() => window.__bench.steps")
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("presets", nargs="*", default=[p.id for p in presets.PRESETS])
+    options = parser.parse_args(argv)
+    rows, ok = [], True
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        for preset_id in options.presets:
+            server = serve()
+            url = f"http://127.0.0.1:{server.server_port}/lab/{preset_id}"
+            cold, total, own, context, page = load(browser, url)
+            context.close()
+            warm, _, _, context, page = load(browser, url)
+            ready, timings = steps(page)
+            context.close()
+            server.shutdown()
+            median, worst = statistics.median(timings), max(timings)
+            good = cold < TARGET_LOAD_S * 1000 and median < TARGET_STEP_MS and total <= TARGET_BYTES
+            ok &= good
+            rows.append((preset_id, cold, warm, total, own, ready, len(timings), median, worst, good))
+        browser.close()
+    print(f"{'preset':<18} {'load cold':>10} {'load warm':>10} {'bytes':>9} {'page':>8} {'all drawn':>10} "
+          f"{'steps':>6} {'step med':>9} {'step max':>9}")
+    for preset_id, cold, warm, total, own, ready, count, median, worst, good in rows:
+        print(f"{preset_id:<18} {cold:8.0f}ms {warm:8.0f}ms {total / 1000:7.0f}KB {own / 1000:6.0f}KB "
+              f"{ready / 1000:9.1f}s {count:>6} {median:7.1f}ms {worst:7.1f}ms {'' if good else '  over a target'}")
+    print(f"targets: first load < {TARGET_LOAD_S:g} s, step < {TARGET_STEP_MS:g} ms (median), "
+          f"<= {TARGET_BYTES / 1000:.0f} KB compressed")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,314 @@
+"""The lab in headless Chromium: loading, stepping, editing, play/pause, layout; numbers checked against the API."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from engine import presets
+
+PRESET_IDS = [preset.id for preset in presets.PRESETS]
+
+# Everything the page shows at the current sub-step: read from the DOM and from Plotly's drawn data.
+STATE = """() => {
+  const lab = document.getElementById('lab');
+  const section = lab.querySelector('.substep:not([hidden])');
+  const panels = Array.from(lab.querySelectorAll('#panels > .panel:not([hidden])')).map(panel => {
+    const plot = panel.querySelector('.plots > .plot:not([hidden])');
+    const z = plot._fullData ? Array.from(plot._fullData[0].z, row => Array.from(row)) : null;
+    const title = plot.layout && plot.layout.title ? plot.layout.title.text : null;
+    return {name: panel.dataset.tensor, z: z, title: title,
+            table: Array.from(panel.querySelectorAll('table:not([hidden]) tbody td')).map(td => td.textContent)};
+  });
+  return {
+    index: Number(lab.dataset.position),
+    title: section.querySelector('.substep-title').textContent,
+    loss: document.getElementById('loss-readout').textContent,
+    panels: panels,
+    at: document.getElementById('at-field').value,
+    scrubber: Number(document.getElementById('scrubber').value),
+  };
+}"""
+
+
+def shoot(page, path) -> None:
+    """A full-page screenshot from the top (the timeline and the editor are sticky)."""
+    page.evaluate("() => window.scrollTo(0, 0)")
+    page.screenshot(path=str(path), full_page=True)
+
+
+def open_lab(watched, path: str) -> dict:
+    page = watched.page
+    page.goto(f"{watched.base_url}{path}")
+    page.wait_for_selector("#lab[data-position] #panels > .panel:not([hidden]) .main-svg")
+    return page.evaluate(STATE)
+
+
+def wait_for_new_lab(page, action) -> dict:
+    """Run an action that swaps the lab (an htmx request) and wait until the new one is drawn."""
+    page.evaluate("() => { document.getElementById('lab').dataset.old = '1'; }")
+    action()
+    page.wait_for_function(
+        "() => { const lab = document.getElementById('lab');"
+        " return lab && !lab.dataset.old && lab.dataset.position !== undefined"
+        " && lab.querySelector('#panels > .panel:not([hidden]) .main-svg'); }"
+    )
+    return page.evaluate(STATE)
+
+
+# --- what the numbers must be, from the API's trace ----------------------------------------------
+
+
+def vector(values, layout):
+    values = np.asarray(values, dtype=np.float64)
+    return values.reshape(1, -1) if layout == "rows" else values.reshape(-1, 1)
+
+
+def expected_matrix(name: str, step: int, request: dict, trace: dict) -> np.ndarray:
+    """The matrix the lab calls `name` at SGD step `step`, from the request and the API's trace."""
+    layout = request.get("layout", "rows")
+    record = trace["steps"][step]
+    last = len(request["layers"])
+
+    def parameters(layer: int):
+        if step == 0:
+            found = request["layers"][layer - 1]
+            return found["weights"], found.get("bias")
+        found = trace["steps"][step - 1]["update"][layer - 1]
+        return found["weights"], found["bias"]
+
+    def backward(layer: int) -> dict:
+        return next(b for b in record["backward"] if b["layer"] == layer)
+
+    if name == "X":
+        return np.asarray(request["inputs"], dtype=np.float64)
+    if name == "T":
+        if request.get("labels") is None:
+            return np.asarray(request["targets"], dtype=np.float64)
+        outputs = np.asarray(record["forward"][-1]["activation"])
+        onehot = np.eye(outputs.shape[1] if layout == "rows" else outputs.shape[0])[request["labels"]]
+        return onehot if layout == "rows" else onehot.T
+    if name == "Y":
+        return np.asarray(record["forward"][-1]["activation"])
+    if name == "dL/dY":
+        return np.asarray(record["output_gradient"])
+    match = re.fullmatch(r"(S|Z|W|b|δ|dL/dW|dL/db|dL/dZ|ΔW|Δb)(\d+)( \(new\))?", name)
+    assert match, name
+    kind, layer, new = match.group(1), int(match.group(2)), bool(match.group(3))
+    update = record["update"][layer - 1]
+    if kind == "S":
+        return np.asarray(record["forward"][layer - 1]["pre_activation"])
+    if kind == "Z":
+        return np.asarray(record["forward"][layer - 1]["activation"])
+    if kind == "W":
+        return np.asarray(update["weights"] if new else parameters(layer)[0])
+    if kind == "b":
+        return vector(update["bias"] if new else parameters(layer)[1], layout)
+    if kind == "δ":
+        return np.asarray(backward(layer)["delta"])
+    if kind == "dL/dW":
+        return np.asarray(backward(layer)["grad_weights"])
+    if kind == "dL/db":
+        return vector(backward(layer)["grad_bias"], layout)
+    if kind == "dL/dZ":
+        assert layer < last
+        return np.asarray(backward(layer)["grad_activation"])
+    if kind == "ΔW":
+        return np.asarray(update["weights"]) - np.asarray(parameters(layer)[0])
+    return vector(update["bias"], layout) - vector(parameters(layer)[1], layout)
+
+
+def expected_substeps(layers: int, steps: int) -> list[tuple[int, str, int | None]]:
+    order = []
+    for step in range(steps):
+        order += [(step, "forward", layer) for layer in range(1, layers + 1)]
+        order.append((step, "loss", None))
+        order += [(step, "backward", layer) for layer in range(layers, 0, -1)]
+        order.append((step, "update", None))
+    return order
+
+
+def wait_for_url_at(page, key: str) -> None:
+    """The URL names the sub-step shown (written once stepping pauses)."""
+    page.wait_for_function("(key) => new URLSearchParams(location.search).get('at') === key", arg=key)
+
+
+def check_state(state: dict, request: dict, trace: dict) -> None:
+    """The sub-step shown is the right one, and every drawn number is the API's."""
+    layers = len(request["layers"])
+    step, kind, layer = expected_substeps(layers, request.get("steps", 1))[state["index"]]
+    words = {"forward": f"Forward, layer {layer}:", "loss": "Loss:", "backward": f"Backward, layer {layer}:",
+             "update": "Update:"}[kind]
+    assert state["title"].startswith(words), state["title"]
+    assert state["scrubber"] == state["index"]
+    assert state["at"] == f"s{step}-{kind}" + (f"-{layer}" if layer else "")
+    assert state["loss"].startswith(f"L = {trace['steps'][step]['loss']:.6g} before SGD step {step + 1}")
+    names = [panel["name"] for panel in state["panels"]]
+    required = {
+        "forward": [f"W{layer}", f"S{layer}", f"Z{layer}"],
+        "loss": ["Y", "T"],
+        "backward": [f"δ{layer}", f"dL/dW{layer}"],
+        "update": [f"W{i} (new)" for i in range(1, layers + 1)],
+    }[kind]
+    assert set(required) <= set(names), (required, names)
+    for panel in state["panels"]:
+        expected = expected_matrix(panel["name"], step, request, trace)
+        np.testing.assert_allclose(np.asarray(panel["z"]), expected, rtol=1e-12, atol=1e-15, err_msg=panel["name"])
+        assert panel["title"].startswith(f"{panel['name']}  ({expected.shape[0]}×{expected.shape[1]})")
+        np.testing.assert_allclose([float(v) for v in panel["table"]], expected.reshape(-1), rtol=1e-15)
+
+
+# --- tests ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("preset_id", PRESET_IDS)
+def test_each_preset_loads_cleanly_and_offline(watched, api, preset_id):
+    state = open_lab(watched, f"/lab/{preset_id}")
+    preset = presets.get(preset_id)
+    check_state(state, preset.request, api("/trace", preset.body()))
+    assert watched.errors == []
+    assert watched.foreign_requests() == []
+    # the network diagram and the loss curve are drawn too
+    for plot in ("#network-plot", "#loss-plot"):
+        watched.page.wait_for_selector(f"{plot} > .plot:not([hidden]) .main-svg")
+        assert watched.page.locator(f"{plot} > .plot:not([hidden])").count() == 1
+
+
+@pytest.mark.parametrize("preset_id", ["hw7-relu-softmax", "quiz4-softmax-ce"])
+def test_keyboard_steps_through_every_sub_step_and_back(watched, api, screenshots, preset_id):
+    preset = presets.get(preset_id)
+    trace = api("/trace", preset.body())
+    page = watched.page
+    total = len(expected_substeps(len(preset.request["layers"]), preset.request["steps"]))
+    shown = [open_lab(watched, f"/lab/{preset_id}")]
+    check_state(shown[0], preset.request, trace)
+    for index in range(1, total):
+        page.keyboard.press("ArrowRight")
+        state = page.evaluate(STATE)
+        assert state["index"] == index
+        check_state(state, preset.request, trace)
+        shown.append(state)
+        if index in (2, total - 1):
+            shoot(page, screenshots / f"{preset_id}-{state['at']}.png")
+    wait_for_url_at(page, shown[-1]["at"])
+    page.keyboard.press("ArrowRight")  # past the end: stays
+    assert page.evaluate(STATE) == shown[-1]
+    for index in range(total - 2, -1, -1):
+        page.keyboard.press("ArrowLeft")
+        assert page.evaluate(STATE) == shown[index]  # going back shows exactly what was shown before
+    page.keyboard.press("End")
+    assert page.evaluate(STATE) == shown[-1]
+    page.keyboard.press("Home")
+    assert page.evaluate(STATE) == shown[0]
+    wait_for_url_at(page, shown[0]["at"])
+    assert watched.errors == []
+
+
+def test_buttons_and_scrubber_step(watched, api, screenshots):
+    preset = presets.get("seed002-ex2")
+    trace = api("/trace", preset.body())
+    page = watched.page
+    first = open_lab(watched, "/lab/seed002-ex2")
+    seen = [first]
+    for index in range(1, 6):
+        page.get_by_role("button", name="Next").click()
+        state = page.evaluate(STATE)
+        assert state["index"] == index
+        check_state(state, preset.request, trace)
+        seen.append(state)
+    shoot(page, screenshots / "seed002-ex2-update.png")
+    page.get_by_role("button", name="Previous").click()
+    assert page.evaluate(STATE) == seen[4]
+    page.get_by_role("button", name="First sub-step").click()
+    assert page.evaluate(STATE) == seen[0]
+    page.get_by_role("button", name="Last sub-step").click()
+    assert page.evaluate(STATE) == seen[5]
+    page.locator(".chip").nth(3).click()
+    assert page.evaluate(STATE) == seen[3]
+    page.locator("#scrubber").fill("2")
+    assert page.evaluate(STATE) == seen[2]
+    shoot(page, screenshots / "seed002-ex2-loss.png")
+    # the URL names the sub-step: opening it shows the same
+    wait_for_url_at(page, "s0-loss")
+    url = page.url
+    page.goto(url)
+    page.wait_for_selector("#lab[data-position] #panels > .panel:not([hidden]) .main-svg")
+    assert page.evaluate(STATE) == seen[2]
+
+
+def test_editing_w1_changes_the_loss_to_the_apis(watched, api, screenshots):
+    page = watched.page
+    before = open_lab(watched, "/lab/seed002-ex2?at=s0-backward-1")
+    cell = page.get_by_label("W1[1,1]", exact=True)
+    cell.fill("0.25")
+    after = wait_for_new_lab(page, lambda: cell.press("Tab"))
+    body = presets.get("seed002-ex2").body()
+    body["layers"][0]["weights"][0][0] = 0.25
+    trace = api("/trace", body)
+    assert after["loss"] != before["loss"]
+    check_state(after, body, trace)
+    assert after["at"] == "s0-backward-1"  # the position stays
+    assert "net=" in page.url
+    assert page.get_by_label("W1[1,1]", exact=True).input_value() == "0.25"
+    assert page.locator("#network-state").inner_text() == "Edited network"
+    shoot(page, screenshots / "seed002-ex2-edited.png")
+    assert watched.errors == []
+
+
+def test_invalid_input_shows_a_message_and_keeps_the_state(watched):
+    page = watched.page
+    before = open_lab(watched, "/lab/mazur-2-2-2?at=s0-loss")
+    cell = page.get_by_label("W2[2,1]", exact=True)
+    cell.fill("0.5.5")
+    after = wait_for_new_lab(page, lambda: cell.press("Tab"))
+    cell = page.get_by_label("W2[2,1]", exact=True)
+    assert cell.input_value() == "0.5.5"
+    assert cell.get_attribute("aria-invalid") == "true"
+    message = page.locator(f"#{cell.get_attribute('aria-describedby')}")
+    assert message.is_visible() and "not a number" in message.inner_text()
+    assert after == before  # the same sub-step and numbers are shown
+    assert page.get_by_label("W2[1,1]", exact=True).input_value() == "0.4"
+    # fixing it applies it
+    cell.fill("0.45")
+    fixed = wait_for_new_lab(page, lambda: cell.press("Tab"))
+    assert fixed["loss"] != before["loss"]
+    assert page.locator(".cell-error").count() == 0
+    assert watched.errors == []
+
+
+def test_play_and_pause(watched):
+    page = watched.page
+    open_lab(watched, "/lab/xor")
+    play = page.locator('[data-move="play"]')
+    page.locator("body").click(position={"x": 5, "y": 5})
+    page.keyboard.press("Space")
+    assert play.get_attribute("aria-pressed") == "true"
+    page.wait_for_function("() => Number(document.getElementById('lab').dataset.position) >= 2", timeout=8000)
+    page.keyboard.press("Space")
+    assert play.get_attribute("aria-pressed") == "false"
+    stopped = page.evaluate(STATE)["index"]
+    page.wait_for_timeout(2500)
+    assert page.evaluate(STATE)["index"] == stopped
+    play.click()
+    assert play.get_attribute("aria-pressed") == "true"
+    page.wait_for_function(f"() => Number(document.getElementById('lab').dataset.position) > {stopped}", timeout=8000)
+    play.click()
+    assert play.get_attribute("aria-pressed") == "false"
+    assert watched.errors == []
+
+
+def test_layout_toggle_shows_transposed_numbers(watched, screenshots):
+    page = watched.page
+    columns = open_lab(watched, "/lab/seed002-ex2")
+    weights = {name: page.get_by_label(name, exact=True).input_value() for name in ("W1[2,1]", "W1[3,2]", "X[1,4]")}
+    rows = wait_for_new_lab(page, lambda: page.get_by_label("Examples as rows").check())
+    assert page.get_by_label("W1[1,2]", exact=True).input_value() == weights["W1[2,1]"]
+    assert page.get_by_label("W1[2,3]", exact=True).input_value() == weights["W1[3,2]"]
+    assert page.get_by_label("X[4,1]", exact=True).input_value() == weights["X[1,4]"]
+    by_name = lambda state: {panel["name"]: np.asarray(panel["z"]) for panel in state["panels"]}  # noqa: E731
+    for name, matrix in by_name(columns).items():
+        np.testing.assert_array_equal(by_name(rows)[name], matrix.T)
+    assert rows["loss"] == columns["loss"]
+    assert page.locator("#network-state").inner_text() == "Numbers as in the source"
+    shoot(page, screenshots / "seed002-ex2-rows.png")
