@@ -89,11 +89,13 @@ def field_figure(built: experiment.Experiment, params, plane: Plane | None) -> g
         trace = go.Scatter(x=grid, y=values, mode="lines", line=dict(color=INK, width=2.5), hoverinfo="skip")
     else:
         if multiclass(built):
-            colours = dict(zmin=-0.5, zmax=built.train.num_classes - 0.5, colorscale=_class_scale(built.train.num_classes))
+            # classes are not blended: a smoothed edge between classes 0 and 2 would pass through 1's colour
+            colours = dict(zmin=-0.5, zmax=built.train.num_classes - 0.5, zsmooth=False,
+                           colorscale=_class_scale(built.train.num_classes))
         else:
-            colours = dict(zmin=0, zmax=255, colorscale=_byte_scale(DIVERGING))
+            colours = dict(zmin=0, zmax=255, zsmooth="fast", colorscale=_byte_scale(DIVERGING))
         trace = go.Heatmap(x=grid, y=np.linspace(*plane.x2, BOUNDARY_RESOLUTION), z=values, showscale=False,
-                           hoverinfo="skip", zsmooth="fast", **colours)
+                           hoverinfo="skip", **colours)
     layout = _frame(plane, False, built)
     layout["plot_bgcolor"] = "#ffffff"
     return go.Figure([trace], layout)
@@ -158,9 +160,10 @@ def _points_2d(built: experiment.Experiment) -> list[go.Scatter]:
             continue
         for index in range(data.num_classes):
             chosen = data.targets == index
+            # one legend entry a class (the caption says circles train, diamonds test)
             traces.append(go.Scatter(
                 x=data.points[chosen, 0], y=data.points[chosen, 1], mode="markers",
-                name=f"{role}, {_class_name(built, index)}",
+                name=_class_name(built, index), legendgroup=f"class {index}", showlegend=role == "train",
                 marker=dict(size=6 if role == "train" else 7, color=CLASS_COLOURS[index], symbol=symbol,
                             line=dict(color=outline, width=1)),
                 customdata=np.flatnonzero(chosen),
@@ -254,7 +257,7 @@ def curves_figure(built: experiment.Experiment, metrics: dict) -> go.Figure:
     figure.update_xaxes(title_text="step (updates done)", rangemode="tozero", showspikes=True, spikemode="across",
                         spikethickness=1, spikecolor=MUTED)
     # Losses fall by orders of magnitude (and may spike first): a log axis shows all of it.
-    figure.update_yaxes(type="log", gridcolor="#eef0f2", row=1, col=1)
+    figure.update_yaxes(type="log", tickformat=".2~g", gridcolor="#eef0f2", row=1, col=1)
     if classify:
         figure.update_yaxes(range=[0, 1.02], gridcolor="#eef0f2", row=1, col=2)
     figure.update_layout(**_layout(height=280, hovermode="x", margin=dict(l=48, r=10, t=28, b=40),
