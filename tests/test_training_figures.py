@@ -42,3 +42,12 @@ def test_curves_carry_their_metric_names():
                                        {"steps": [0], "train_loss": [1.0], "train_accuracy": None,
                                         "test_loss": [1.1], "test_accuracy": None})
     assert [trace.meta for trace in regression.data] == ["train_loss", "test_loss"]
+
+
+def test_csv_column_names_are_shown_as_written():
+    data = datasets.parse_csv('<a href="x">u</a>,<b>v</b>,y\n0,1,0\n1,0,1\n', 10, 4)
+    built = experiment.build(data, data.subset(np.arange(0)), features=None, hidden=(), activation="tanh",
+                             head="sigmoid", optimizer=Optimizer("sgd", 0.1), batch_size=None, seed=0)
+    overlay = figures.boundary_figure(built, planes.plane_of(built, generated=False))
+    assert overlay.layout.xaxis.title.text == '&lt;a href="x"&gt;u&lt;/a&gt;'
+    assert overlay.layout.yaxis.title.text == "&lt;b&gt;v&lt;/b&gt;"

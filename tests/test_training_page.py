@@ -107,3 +107,12 @@ def test_wide_csv_data_trains_on_its_columns_without_a_plane(client):
     data = page_data(html)
     assert data["figures"]["field"] is None and data["figures"]["curves"] is not None
     assert "The inputs are the CSV&#39;s 3 feature columns as they are." in html
+
+
+def test_an_upload_that_is_not_text_says_so(client):
+    response = client.post("/train", data={"dataset": "spiral", "features": ["x1", "x2"], "hidden": "3",
+                                           "optimizer": "sgd", "learning_rate": "0.1",
+                                           "csv_file": (io.BytesIO(b"\xff\xfe\x00\x81"), "data.xlsx")},
+                           content_type="multipart/form-data", headers={"HX-Request": "true"})
+    html = response.get_data(as_text=True)
+    assert "data.xlsx is not UTF-8 text (byte 0)" in html and 'id="train-data"' not in html

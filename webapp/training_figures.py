@@ -14,6 +14,8 @@ means the same number in every frame.
 """
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -42,6 +44,11 @@ INK, MUTED = "#1f2933", "#5f6b7a"
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'DejaVu Sans', sans-serif"
 CURVES = ("train_loss", "test_loss", "train_accuracy", "test_accuracy")
 
+def _text(name: str) -> str:
+    """A CSV column's name as Plotly text: its tags shown as written, never drawn (Plotly reads <a>, <b>...)."""
+    return html.escape(name, quote=False)
+
+
 def _byte_scale(scale: list) -> list:
     """A colour scale over bytes 0..255: 0 is the paper (a gap), 1..255 the scale."""
     return [[0.0, "#ffffff"]] + [[(1.0 + 254.0 * stop) / 255.0, colour] for stop, colour in scale]
@@ -65,14 +72,14 @@ def _frame(plane: Plane, visible: bool, built: experiment.Experiment) -> dict:
     """The layout both stacked boundary figures share: size, margins, axis ranges."""
     height = MARGIN["t"] + MARGIN["b"] + (SIDE if plane.x2 is not None else 260)
     xaxis = dict(range=list(plane.x1), fixedrange=True, visible=visible, zeroline=False, showgrid=False,
-                 title=dict(text=built.train.columns[0]), ticks="outside", linecolor=MUTED, mirror=True)
+                 title=dict(text=_text(built.train.columns[0])), ticks="outside", linecolor=MUTED, mirror=True)
     if plane.x2 is not None:
         y_range = list(plane.x2)
-        y_title = built.train.columns[1]
+        y_title = _text(built.train.columns[1])
     else:
         low, high = output_range(built)
         y_range = [low - 0.25 * (high - low), high + 0.25 * (high - low)]
-        y_title = built.train.target_name
+        y_title = _text(built.train.target_name)
     yaxis = dict(range=y_range, fixedrange=True, visible=visible, zeroline=False, showgrid=False,
                  title=dict(text=y_title), ticks="outside", linecolor=MUTED, mirror=True)
     return _layout(width=MARGIN["l"] + MARGIN["r"] + SIDE, height=height, margin=MARGIN, xaxis=xaxis, yaxis=yaxis)

@@ -49,11 +49,20 @@ def read_form(source, files=None, posted: bool = False) -> Form:
                 values[key] = "on" if source.get(key) else ""
         elif key in source:
             values[key] = source.get(key, "").strip() if key != "csv" else source.get(key, "")
+    form = Form(values)
     upload = files.get("csv_file") if files else None
     if upload and upload.filename:
-        values["csv"] = upload.read(current_limits().max_body_bytes + 1).decode("utf-8", errors="replace")
+        most = current_limits().max_body_bytes
+        data = upload.read(most + 1)
         values["dataset"] = "csv"
-    return Form(values)
+        if len(data) > most:
+            form.errors["csv"] = f"{upload.filename} is over the limit max_body_bytes = {most}"
+        else:
+            try:
+                values["csv"] = data.decode("utf-8-sig")
+            except UnicodeDecodeError as error:
+                form.errors["csv"] = f"{upload.filename} is not UTF-8 text (byte {error.start})"
+    return form
 
 
 def setup_from_form(form: Form) -> dict | None:
