@@ -32,6 +32,10 @@ run: install
 test: install
 	$(PY) -m pytest
 
+# The long schemathesis run (the one in `make test` is a few hundred cases).
+fuzz: install
+	FUZZ_CASES=10000 $(PY) -m pytest tests/test_fuzz.py -q
+
 bench: install
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) benchmarks/engine.py

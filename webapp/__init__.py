@@ -17,8 +17,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
-    from . import api, assets, limits, pages, share
+    from . import api, assets, limits, ops, pages, security, settings, share
 
+    settings.init_app(app)
     limits.init_app(app)
     api.register_error_handlers(app)
     app.register_blueprint(api.bp)
@@ -28,4 +29,6 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(training.bp)
     assets.init_app(app)
+    ops.init_app(app)
+    security.init_app(app)
     return app

@@ -1,15 +1,20 @@
 """The `backprop-viz` command: serve the app, trace a request body, list the presets.
 
     backprop-viz serve [--host 127.0.0.1] [--port 5000]
+    backprop-viz serve --production [--host H] [--port P] [--workers N]
+                                     gunicorn, with the BACKPROP_VIZ_... settings
     backprop-viz trace FILE|-        the trace JSON of a request body (as POST /api/v1/trace answers it)
     backprop-viz presets             one line per preset: id, a tab, title
 
 `trace` validates exactly as the API does, with the default limits; for a bad
 body it prints the problem (RFC 9457 JSON) on stderr and exits with status 2.
+`serve` takes its defaults from the BACKPROP_VIZ_... environment variables
+(webapp.settings); a flag given wins over them.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 
@@ -33,10 +38,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="run the web app on Flask's development server")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
-    serve.add_argument("--port", type=int, default=5000, help="port (default: %(default)s)")
+    serve = commands.add_parser("serve", help="run the web app on Flask's development server, or gunicorn")
+    serve.add_argument("--host", help="address to listen on (default: BACKPROP_VIZ_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: BACKPROP_VIZ_PORT or 5000)")
     serve.add_argument("--debug", action="store_true", help="reload on code changes, show tracebacks")
+    serve.add_argument(
+        "--production", action="store_true", help="serve with gunicorn: several worker processes, timeouts"
+    )
+    serve.add_argument(
+        "--workers", type=int, help="with --production: worker processes (default: BACKPROP_VIZ_WORKERS or one per CPU)"
+    )
     serve.set_defaults(run=_serve)
 
     trace = commands.add_parser("trace", help="print the step trace of a request body (JSON)")
@@ -50,9 +61,57 @@ def _parser() -> argparse.ArgumentParser:
 
 def _serve(args: argparse.Namespace) -> int:
     from . import create_app
+    from .settings import Settings, SettingsError
 
-    create_app().run(host=args.host, port=args.port, debug=args.debug)
+    try:
+        settings = Settings.from_env()
+        given = {name: getattr(args, name) for name in ("host", "port", "workers") if getattr(args, name) is not None}
+        settings = dataclasses.replace(settings, **given)
+    except SettingsError as error:
+        print(f"backprop-viz: {error}", file=sys.stderr)
+        return BAD_INPUT
+    if args.production:
+        if args.debug:
+            print("backprop-viz: --debug is for the development server, not --production", file=sys.stderr)
+            return BAD_INPUT
+        _production_server(create_app({"SETTINGS": settings}), settings).run()
+        return 0
+    create_app({"SETTINGS": settings}).run(host=settings.host, port=settings.port, debug=args.debug)
     return 0
+
+
+def _production_server(app, settings):
+    """gunicorn serving `app`: sync workers (a request is CPU-bound NumPy work), forked from one loaded app."""
+    from gunicorn.app.base import BaseApplication
+
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    options = {
+        "bind": f"{host}:{settings.port}",
+        "workers": settings.worker_count,
+        "worker_class": "sync",
+        # A worker silent for longer is killed and replaced; the work limits keep a request near 2 s.
+        "timeout": settings.timeout,
+        "graceful_timeout": settings.graceful_timeout,
+        "keepalive": settings.keepalive,
+        # The lab's state travels in the URL: allow gunicorn's longest request line.
+        "limit_request_line": 8190,
+        "preload_app": True,
+        "accesslog": "-",
+        "proc_name": "backprop-viz",
+        # gunicorn's control socket is one path per user: two servers on a machine would fight over it.
+        "control_socket_disable": True,
+    }
+
+    class Server(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in options.items():
+                if key in self.cfg.settings:  # an older gunicorn has no control socket to disable
+                    self.cfg.set(key, value)
+
+        def load(self):
+            return app
+
+    return Server()
 
 
 def _trace(args: argparse.Namespace) -> int:
