@@ -39,8 +39,27 @@
     this.container.appendChild(element);
     this.elements[key] = element;
     var figure = this.figureOf(key);
-    Plotly.react(element, figure.data, figure.layout, PLOT_CONFIG);
+    var layout = figure.layout;
+    if (layout.width === undefined) {
+      // Drawn ahead of time into a hidden element, a figure cannot size itself: give it the container's width.
+      layout = Object.assign({}, layout, { width: this.container.clientWidth || 600 });
+    }
+    Plotly.react(element, figure.data, layout, PLOT_CONFIG);
     return true;
+  };
+
+  /* After the page width changed: redraw the shown figure of a container-wide gallery, forget the rest. */
+  Gallery.prototype.resize = function () {
+    var elements = this.elements;
+    var shown = this.shown;
+    if (shown === null || !elements[shown] || this.figureOf(shown).layout.width !== undefined) return;
+    if (elements[shown].offsetWidth === this.container.clientWidth) return;
+    Object.keys(elements).forEach(function (key) {
+      Plotly.purge(elements[key]);
+      elements[key].remove();
+    });
+    this.elements = {};
+    this.draw(shown);
   };
 
   Gallery.prototype.show = function (key) {
@@ -280,6 +299,17 @@
     this.networks.purge();
     this.lossCurves.purge();
   };
+
+  var resizeTimer = null;
+  window.addEventListener("resize", function () {
+    window.clearTimeout(resizeTimer);
+    resizeTimer = window.setTimeout(function () {
+      if (!current) return;
+      current.networks.resize();
+      current.lossCurves.resize();
+      current.drawAhead();
+    }, 200);
+  });
 
   function start() {
     var root = document.getElementById("lab");

@@ -165,7 +165,7 @@ def limits(found: dict[str, Tensor]) -> dict[str, float]:
 def _cell_size(shape: tuple[int, int]) -> tuple[int, int]:
     """(width, height) of a cell in pixels: room for 4 significant digits where they are written."""
     if max(shape) <= MAX_WRITTEN:
-        return 58, 30
+        return 54, 30
     side = max(4, min(24, 300 // max(shape)))
     return side, side
 
@@ -192,17 +192,17 @@ def heatmap_figure(tensor: Tensor, limit: float) -> go.Figure:
         xgap=1,
         ygap=1,
         texttemplate="%{z:.4~g}" if written else None,
-        textfont={"size": 11},
+        textfont={"size": 10.5},
         # 16 significant digits read back as the same float almost always, without 17's noise (0.1 not 0.10000000000000001).
         hovertemplate=f"{tensor.name}{index} = %{{z:.16~g}}<extra></extra>",
-        colorbar={"thickness": 8, "len": 1, "outlinewidth": 0, "tickfont": {"size": 9}, "xpad": 4,
+        colorbar={"thickness": 6, "len": 1, "outlinewidth": 0, "tickfont": {"size": 9}, "xpad": 3,
                   "tickmode": "array", "tickvals": [-limit, 0, limit],
                   "ticktext": [f"{-limit:.3g}", "0", f"{limit:.3g}"]},
         showscale=True,
     )
     title = title_of(tensor)
-    margin = {"l": 34 if tensor.axes[0] else 12, "r": 6, "t": 30, "b": 28 if tensor.axes[1] else 18}
-    width = max(140, columns * cell_width + margin["l"] + margin["r"] + 44)
+    margin = {"l": 30 if tensor.axes[0] else 12, "r": 4, "t": 30, "b": 28 if tensor.axes[1] else 18}
+    width = max(130, columns * cell_width + margin["l"] + margin["r"] + 40)
     height = max(90, rows * cell_height + margin["t"] + margin["b"])
     layout = go.Layout(
         template=go.layout.Template(),

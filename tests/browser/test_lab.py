@@ -312,3 +312,29 @@ def test_layout_toggle_shows_transposed_numbers(watched, screenshots):
     assert rows["loss"] == columns["loss"]
     assert page.locator("#network-state").inner_text() == "Numbers as in the source"
     shoot(page, screenshots / "seed002-ex2-rows.png")
+
+
+def test_typing_while_an_edit_is_on_its_way_is_not_lost(watched):
+    page = watched.page
+    open_lab(watched, "/lab/mazur-2-2-2")
+    held = []
+    page.route("**/lab/mazur-2-2-2", lambda route: held.append(route) if route.request.method == "POST"
+               else route.continue_())
+    first = page.get_by_label("W1[1,1]", exact=True)
+    first.fill("0.2")
+    first.press("Tab")  # the edit leaves; the focus moves to W1[1,2]
+    page.wait_for_function("() => document.activeElement && document.activeElement.name === 'W1[1,2]'")
+    page.keyboard.type("0.33")  # typed while the answer is on its way
+    page.wait_for_timeout(200)
+    assert len(held) == 1
+    swapped = wait_for_new_lab(page, lambda: held.pop().continue_())
+    second = page.get_by_label("W1[1,2]", exact=True)
+    assert second.input_value().endswith("0.33")
+    assert page.evaluate("() => document.activeElement.name") == "W1[1,2]"
+    assert page.get_by_label("W1[1,1]", exact=True).input_value() == "0.2"
+    # leaving the field sends what was typed
+    page.unroute("**/lab/mazur-2-2-2")
+    after = wait_for_new_lab(page, lambda: page.keyboard.press("Tab"))
+    assert after["loss"] != swapped["loss"]
+    assert float(page.get_by_label("W1[1,2]", exact=True).input_value()) == float(second.input_value())
+    assert watched.errors == []
