@@ -469,7 +469,8 @@ def test_openapi_document(client):
     document = response.get_json()
     assert document["openapi"].startswith("3.1")
     assert document["info"]["title"] and document["info"]["version"]
-    assert set(document["paths"]) == {
+    # The contract's endpoints; later additions (e.g. training) may add more.
+    assert set(document["paths"]) >= {
         "/api/v1/trace",
         "/api/v1/gradcheck",
         "/api/v1/presets",
