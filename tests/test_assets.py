@@ -8,19 +8,7 @@ import brotli
 import pytest
 from flask import render_template_string
 
-from webapp import create_app
-
 STATIC = Path(__file__).resolve().parent.parent / "static"
-
-
-@pytest.fixture
-def app():
-    return create_app({"TESTING": True})
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
 
 
 @pytest.fixture

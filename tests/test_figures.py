@@ -161,6 +161,9 @@ def test_a_non_finite_output_gradient_is_not_drawn(refcases):
     found = figures.tensors(spec, trace)
     loss = figures.panels(spec, trace, Substep(0, "loss", None), found)
     assert names(loss) == ["Y", "T"]
+    assert "dL/dY" not in found  # never finite: no figure at all
+    backward = figures.panels(spec, trace, Substep(0, "backward", 2), found)
+    assert names(backward)[:2] == ["S2", "δ2"]
 
 
 def test_colour_limits_are_per_family_over_every_frame(refcases):

@@ -321,3 +321,15 @@ def test_edited_networks_lose_the_errata(client):
 
 def test_a_malformed_form_is_400(client):
     assert client.post("/lab/xor", data={"W1[1,1]": "1"}).status_code == 400
+
+
+def test_a_saturated_output_is_explained_not_drawn(client, refcases):
+    from webapp.lab import encode_net
+
+    request = refcases["stability_softmax_ce"]["request"]
+    html = client.get(f"/lab/quiz4-softmax-ce?net={encode_net(request)}&at=s0-loss").get_data(as_text=True)
+    assert "dL/dY is not finite here" in html
+    loss_panels = next(s for s in lab_data(html)["substeps"] if s["key"] == "s0-loss")["panels"]
+    assert [slug for slug, *_ in loss_panels] == ["t-Y", "t-T"]
+    expected = refcases["stability_softmax_ce"]["expected"]["steps"][0]["loss"]
+    assert f"L = {expected:.6g}" in html

@@ -75,7 +75,7 @@ def _vector(values: np.ndarray | None, layout: str) -> np.ndarray | None:
 
 
 def tensors(spec: Spec, trace: Trace) -> dict[str, Tensor]:
-    """Every matrix of the trace by name, in the spec's layout."""
+    """Every matrix of the trace by name, in the spec's layout (those with at least one finite frame)."""
     rows = spec.layout == "rows"
     data_axes = ("example", "unit") if rows else ("unit", "example")
     weight_axes = ("in", "out") if rows else ("out", "in")
@@ -115,7 +115,8 @@ def tensors(spec: Spec, trace: Trace) -> dict[str, Tensor]:
                 axes=bias_axes, vector=True)
     add("Y", [s.forward[-1].activation for s in steps], family="Y", caption=f"Z{last}, the output")
     add("dL/dY", [s.output_gradient for s in steps], caption=f"dL/dZ{last}")
-    return found
+    # A gradient that is not finite at any step (a saturated output) has nothing to draw.
+    return {name: tensor for name, tensor in found.items() if any(f is not None for f in tensor.frames)}
 
 
 def panels(spec: Spec, trace: Trace, substep: Substep, found: dict[str, Tensor]) -> list[Panel]:
@@ -147,7 +148,7 @@ def panels(spec: Spec, trace: Trace, substep: Substep, found: dict[str, Tensor])
     step = substep.step
     shown = []
     for line in lines:
-        names = [n for n in line if found[n].frame(step) is not None]
+        names = [n for n in line if n in found and found[n].frame(step) is not None]
         shown += [Panel(n, found[n].frame_index(step), row_start=k == 0 and bool(shown)) for k, n in enumerate(names)]
     return shown
 

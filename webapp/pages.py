@@ -27,6 +27,7 @@ class GalleryCard:
     preset: presetsmod.Preset
     shape: str  # "2 → 3 → 1"
     activations: str
+    steps: int
     preview: dict  # circles and lines of a small network drawing (SVG coordinates)
 
 
@@ -64,6 +65,7 @@ def index() -> str:
                 preset,
                 " → ".join(str(w) for w in widths),
                 ", ".join(layer["activation"] for layer in body["layers"]),
+                body.get("steps", 1),
                 preview(widths),
             )
         )
