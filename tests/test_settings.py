@@ -14,7 +14,7 @@ def test_defaults_without_environment():
     settings = Settings.from_env({})
     assert settings == Settings()
     assert (settings.host, settings.port, settings.workers) == ("127.0.0.1", 5000, 0)
-    assert (settings.timeout, settings.graceful_timeout, settings.keepalive) == (30, 30, 5)
+    assert (settings.timeout, settings.graceful_timeout) == (30, 30)
     assert (settings.max_body_bytes, settings.max_work) == (4 * 1024 * 1024, 300_000_000)
     assert settings.rate_limit == ""
     assert settings.embed_frame_ancestors == ("*",)
@@ -29,7 +29,6 @@ def test_every_variable_is_read():
             "BACKPROP_VIZ_WORKERS": "3",
             "BACKPROP_VIZ_TIMEOUT": "10",
             "BACKPROP_VIZ_GRACEFUL_TIMEOUT": "20",
-            "BACKPROP_VIZ_KEEPALIVE": "2",
             "BACKPROP_VIZ_MAX_BODY_BYTES": "1_000_000",
             "BACKPROP_VIZ_MAX_WORK": " 5000000 ",
             "BACKPROP_VIZ_RATE_LIMIT": "60/minute; 1000/day",
@@ -44,7 +43,6 @@ def test_every_variable_is_read():
         workers=3,
         timeout=10,
         graceful_timeout=20,
-        keepalive=2,
         max_body_bytes=1_000_000,
         max_work=5_000_000,
         rate_limit="60/minute; 1000/day",

@@ -92,7 +92,6 @@ def _production_server(app, settings):
         # A worker silent for longer is killed and replaced; the work limits keep a request near 2 s.
         "timeout": settings.timeout,
         "graceful_timeout": settings.graceful_timeout,
-        "keepalive": settings.keepalive,
         # The lab's state travels in the URL: allow gunicorn's longest request line.
         "limit_request_line": 8190,
         "preload_app": True,

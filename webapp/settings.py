@@ -45,7 +45,6 @@ class Settings:
     workers: int = 0  # 0: one per CPU (the work is NumPy on one core per request)
     timeout: int = 30
     graceful_timeout: int = 30
-    keepalive: int = 5
     max_body_bytes: int = _LIMIT_DEFAULTS.max_body_bytes
     max_work: int = _LIMIT_DEFAULTS.max_work
     rate_limit: str = ""
@@ -54,7 +53,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         for name, low in (("port", 1), ("workers", 0), ("timeout", 1), ("graceful_timeout", 1),
-                          ("keepalive", 0), ("max_body_bytes", 1), ("max_work", 1), ("proxies", 0)):
+                          ("max_body_bytes", 1), ("max_work", 1), ("proxies", 0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise SettingsError(f"{PREFIX}{name.upper()} must be a whole number >= {low}, got {value!r}")
