@@ -180,10 +180,9 @@ def heatmap_figure(tensor: Tensor, limit: float) -> go.Figure:
     if tensor.vector:
         index = "[%{x}]" if rows == 1 else "[%{y}]"
 
-    def trace(values):
-        return go.Heatmap(z=values)
-
-    base = go.Heatmap(
+    # Plain dicts, validated once by go.Figure (building go.Heatmap/go.Layout first validates twice).
+    base = dict(
+        type="heatmap",
         z=tensor.frames[0],
         x=list(range(1, columns + 1)),
         y=list(range(1, rows + 1)),
@@ -205,8 +204,8 @@ def heatmap_figure(tensor: Tensor, limit: float) -> go.Figure:
     margin = {"l": 30 if tensor.axes[0] else 12, "r": 4, "t": 30, "b": 28 if tensor.axes[1] else 18}
     width = max(130, columns * cell_width + margin["l"] + margin["r"] + 40)
     height = max(90, rows * cell_height + margin["t"] + margin["b"])
-    layout = go.Layout(
-        template=go.layout.Template(),
+    layout = dict(
+        template={},
         title={"text": title, "font": {"size": 13}, "x": 0, "xref": "paper", "y": 1, "yref": "container",
                "yanchor": "top", "pad": {"t": 6}},
         font={"family": FONT, "size": 11, "color": "#1f2933"},
@@ -224,7 +223,7 @@ def heatmap_figure(tensor: Tensor, limit: float) -> go.Figure:
                "showgrid": False, "zeroline": False, "fixedrange": True, "ticks": "",
                "showticklabels": rows > 1 or not tensor.vector},
     )
-    frames = [go.Frame(name=str(k), data=[trace(values)]) for k, values in enumerate(tensor.frames)]
+    frames = [{"name": str(k), "data": [{"type": "heatmap", "z": values}]} for k, values in enumerate(tensor.frames)]
     return go.Figure(data=[base], layout=layout, frames=frames)
 
 
