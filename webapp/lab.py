@@ -17,7 +17,6 @@ the cells were written in), `at` (the sub-step) and `last-valid`.
 from __future__ import annotations
 
 import base64
-import copy
 import json
 import math
 import re
@@ -572,9 +571,6 @@ def _cell(name: str, text: str, errors: dict[str, str]) -> Cell:
 def rendered_shape(draft: Draft) -> str:
     return f"{draft.examples}:" + ",".join(str(w) for w in draft.widths)
 
-
-def copy_draft(draft: Draft) -> Draft:
-    return copy.deepcopy(draft)
 
 
 # --- what the lab shows -----------------------------------------------------------------------
