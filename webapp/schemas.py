@@ -20,8 +20,12 @@ from .limits import Limits  # the response model of GET /api/v1/limits, re-expor
 from .problems import InvalidRequest
 
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
-Row = Annotated[list[Number], Field(min_length=1)]
-Matrix = Annotated[list[Row], Field(min_length=1, description="a non-empty matrix, a list of rows of equal length")]
+# fail_fast: a list reports its first bad entry, not one error per entry (a body of
+# 10^6 strings would otherwise cost seconds and a gigabyte to describe).
+Row = Annotated[list[Number], Field(min_length=1, fail_fast=True)]
+Matrix = Annotated[
+    list[Row], Field(min_length=1, fail_fast=True, description="a non-empty matrix, a list of rows of equal length")
+]
 ALL_REDUCTIONS = ("mean", "sum", "mean_all")
 
 # Friendlier words for a few of pydantic's messages, by error type.
@@ -40,7 +44,9 @@ class LayerSpec(_Request):
     """One dense layer, its matrix written in the request's layout."""
 
     weights: Matrix = Field(description="W_l: d(l-1) x d(l) in the rows layout, d(l) x d(l-1) in the columns layout")
-    bias: list[Number] | None = Field(None, description="b_l: d(l) numbers, or null for a layer without bias")
+    bias: Annotated[list[Number], Field(fail_fast=True)] | None = Field(
+        None, description="b_l: d(l) numbers, or null for a layer without bias"
+    )
     activation: Literal[ACTIVATIONS]
     negative_slope: Number = Field(DEFAULT_NEGATIVE_SLOPE, description="leaky_relu layers only")
     train_weights: StrictBool = Field(True, description="false: the gradient is reported, W_l is not updated")
@@ -80,10 +86,12 @@ class TraceRequest(_Request):
     """The body of POST /api/v1/trace (and /gradcheck)."""
 
     layout: Literal[LAYOUTS] = Field("rows", description="rows: examples are rows; columns: examples are columns")
-    layers: list[LayerSpec] = Field(min_length=1)
+    layers: list[LayerSpec] = Field(min_length=1, fail_fast=True)
     inputs: Matrix = Field(description="X: N x d0 in the rows layout, d0 x N in the columns layout")
     targets: Matrix | None = Field(None, description="T, in the layout; exactly one of targets and labels")
-    labels: list[StrictInt] | None = Field(None, description="N class indices, 0-based, meaning one-hot targets")
+    labels: Annotated[list[StrictInt], Field(fail_fast=True)] | None = Field(
+        None, description="N class indices, 0-based, meaning one-hot targets"
+    )
     loss: LossSpec
     optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
     steps: StrictInt = Field(1, ge=1, description="how many SGD steps to trace")
@@ -127,6 +135,10 @@ class TraceRequest(_Request):
 
 def parse_trace_request(body: object) -> TraceRequest:
     """Validate a parsed JSON body; raises InvalidRequest (422) listing every bad field with its path."""
+    unknown = _unknown_fields_of_oversized_objects(body)
+    if unknown:
+        raise InvalidRequest([{"path": "/".join(map(str, path)), "message": MESSAGES["extra_forbidden"]}
+                              for path in unknown])
     try:
         return TraceRequest.model_validate(body)
     except ValidationError as error:
@@ -136,6 +148,28 @@ def parse_trace_request(body: object) -> TraceRequest:
                 for item in error.errors(include_url=False)
             ]
         ) from None
+
+
+MOST_FIELDS = 64  # more than any object of the contract has
+MOST_ERRORS = 50
+
+
+def _unknown_fields_of_oversized_objects(body: object) -> list[tuple]:
+    """Paths of the first unknown fields of an object with more than MOST_FIELDS keys.
+
+    Pydantic would list every unknown key of such an object, one error each;
+    here the answer stays as small as a normal one.
+    """
+    if not isinstance(body, dict):
+        return []
+    objects = [((), body, TraceRequest), (("loss",), body.get("loss"), LossSpec),
+               (("optimizer",), body.get("optimizer"), OptimizerSpec)]
+    if isinstance(body.get("layers"), list):
+        objects += [(("layers", i), layer, LayerSpec) for i, layer in enumerate(body["layers"][:MOST_FIELDS])]
+    for path, value, model in objects:
+        if isinstance(value, dict) and len(value) > MOST_FIELDS:
+            return [path + (key,) for key in value if key not in model.model_fields][:MOST_ERRORS]
+    return []
 
 
 def _message(item: dict) -> str:
