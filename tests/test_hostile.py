@@ -154,6 +154,8 @@ AMPLIFIED = [
     ("200,000 unknown keys", "/api/v1/trace",
      text({**SEED002, **{f"k{i}": 0 for i in range(200_000)}}), JSON, 422, "k0"),
 ]
+
+
 def body_of(case_body, bombs) -> bytes:
     return bombs[case_body] if isinstance(case_body, str) else case_body
 
@@ -254,7 +256,7 @@ def test_a_worker_stays_up_and_bounded_under_hostile_bodies(start_server, bombs)
 
     base = start_server(launch, probe="/healthz")
     master = _gunicorn_master(int(base.rsplit(":", 1)[1]))
-    cases = [(c[1], body_of(c[2], bombs), c[3], c[4]) for c in HOSTILE]
+    cases = [(c[1], body_of(c[2], bombs), c[3], c[4]) for c in HOSTILE + AMPLIFIED]
 
     def one_round() -> None:
         for endpoint, data, headers, status in cases:
