@@ -100,3 +100,16 @@ def test_production_refuses_debug():
     )
     assert result.returncode == 2
     assert b"--debug" in result.stderr
+
+
+def test_the_settings_reach_gunicorn():
+    from webapp import create_app
+    from webapp.cli import _production_server
+    from webapp.settings import Settings
+
+    settings = Settings(host="::1", port=8123, workers=3, timeout=7, graceful_timeout=9)
+    config = _production_server(create_app({"SETTINGS": settings}), settings).cfg
+    assert config.bind == ["[::1]:8123"]
+    assert (config.workers, config.timeout, config.graceful_timeout) == (3, 7, 9)
+    assert config.worker_class_str == "sync" and config.preload_app
+    assert config.limit_request_line == 8190
