@@ -328,6 +328,17 @@
     var line = document.createElement("span");
     line.textContent = text + this.describe(pick.step) + " ";
     box.appendChild(line);
+    if (answer.lab_note) {
+      var note = document.createElement("span");
+      note.className = "open-note";
+      note.textContent = answer.lab_note + " ";
+      box.appendChild(note);
+      var request = document.createElement("a");
+      request.href = "data:application/json;charset=utf-8," + encodeURIComponent(JSON.stringify(answer.request, null, 1));
+      request.download = "step-" + pick.step + ".json";
+      request.textContent = "Download the trace request";
+      box.appendChild(request);
+    }
     if (answer.lab_url) {
       var link = document.createElement("a");
       link.className = "button button-primary button-small open-link";

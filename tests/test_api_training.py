@@ -254,3 +254,14 @@ def test_open_refuses_a_step_before_its_checkpoint(client):
     checkpoint = advance(client, None, 10)["state"]
     status, problem = post(client, "/train/open", {"setup": SETUP, "checkpoint": checkpoint, "step": 9})
     assert status == 422 and paths(problem) == ["step"]
+
+
+def test_a_step_the_lab_cannot_draw_comes_with_a_note(client):
+    setup = dict(SETUP, batch_size=20)
+    status, opened = post(client, "/train/open", {"setup": setup, "checkpoint": None, "step": 1})
+    assert status == 200 and opened["lab_url"] is None and len(opened["batch"]) == 20
+    assert "the lab shows at most 16 examples" in opened["lab_note"]
+    status, traced = post(client, "/trace", opened["request"])  # the request itself is still good
+    assert status == 200
+    _, small = post(client, "/train/open", {"setup": SETUP, "checkpoint": None, "step": 2})
+    assert small["lab_note"] is None

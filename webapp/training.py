@@ -22,6 +22,7 @@ from engine import features as featuremod
 from engine import trace as tracemod
 from engine.spec import Optimizer
 
+from . import lab
 from . import training_figures as figures
 from . import training_planes as planes
 from . import training_schemas as schemas
@@ -213,14 +214,17 @@ def open_step() -> Response:
     except tracemod.Overflow as error:
         raise _overflow(error) from None
     lab_request = training.request_at(built.run.run, state)
-    check_spec(spec_from_body(lab_request), limits)
+    spec = spec_from_body(lab_request)
+    check_spec(spec, limits)
     batch = training.batch_at(built.run.run, state.step)
+    too_big = lab.lab_bounds(spec)
     return Response(
         to_json({
             "step": state.step,
             "batch": None if batch is None else batch.tolist(),
             "request": lab_request,
-            "lab_url": lab_url(lab_request),
+            "lab_url": None if too_big else lab_url(lab_request),
+            "lab_note": _lab_note(too_big),
         }),
         mimetype="application/json",
     )
@@ -229,6 +233,15 @@ def open_step() -> Response:
 def lab_url(lab_request: dict) -> str | None:
     """The lab showing `lab_request`, or None while this app has no lab that takes a state."""
     return None
+
+
+def _lab_note(too_big: list[str]) -> str | None:
+    """Why the lab cannot show the step, and what to change in the setup."""
+    if not too_big:
+        return None
+    return (f"This step cannot be opened in the lab: {'; '.join(too_big)}. Its trace request is below; "
+            f"a batch size of {lab.LAB_MAX_EXAMPLES} or less and at most {lab.LAB_MAX_UNITS} units a layer "
+            "open every step.")
 
 
 # The page ---------------------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ FORM_DEFAULTS = {
     "dataset": "spiral", "size": "500", "noise": "0.1", "test_percent": "20", "data_seed": "0", "csv": "",
     "task": "auto", "features": ["x1", "x2"], "standardize": "", "hidden": "8, 8", "activation": "tanh",
     "head": "auto", "optimizer": "adam", "learning_rate": "0.01", "momentum": "0.9", "nesterov": "",
-    "beta1": "0.9", "beta2": "0.999", "batch_size": "", "seed": "0",
+    "beta1": "0.9", "beta2": "0.999", "batch_size": "16", "seed": "0",
 }
 OPTIMIZER_CHOICES = {"sgd": "SGD", "momentum": "SGD with momentum", "adam": "Adam"}
 # The form field a size limit concerns.

@@ -105,7 +105,8 @@ class OpenResponse(BaseModel):
     step: int
     batch: list[int] | None = Field(description="the training examples of the step (null for full batch)")
     request: dict[str, Any] = Field(description="a trace request whose step 0 is this training step")
-    lab_url: str | None = Field(description="the lab showing that request")
+    lab_url: str | None = Field(description="the lab showing that request (null when the lab cannot draw it)")
+    lab_note: str | None = Field(description="why the lab cannot draw it, and what to change")
 
 
 def parse(model: type[BaseModel], body: object, prefix: tuple = ()) -> Any:

@@ -10,7 +10,7 @@ import time
 import numpy as np
 
 SPIRAL = "/train?dataset=spiral&size=300&noise=0.1&test_percent=20&features=x1&features=x2&hidden=8,8" \
-         "&activation=tanh&optimizer=adam&learning_rate=0.02&batch_size=40&seed=2"
+         "&activation=tanh&optimizer=adam&learning_rate=0.02&batch_size=16&seed=2"
 
 PAGE = """() => {
   const train = document.getElementById('train');
@@ -82,9 +82,9 @@ def test_spiral_trains_pauses_and_opens_the_exact_step(watched, api, screenshots
     picked = 237
     page.fill('[data-role="open-step"]', str(picked))
     page.click('.open-form button[type="submit"]')
-    shown = wait_until(page, lambda s: s["pick"].startswith(f"Step {picked}.") and "batch of 40" in s["pick"].lower(),
+    shown = wait_until(page, lambda s: s["pick"].startswith(f"Step {picked}.") and "batch of 16" in s["pick"].lower(),
                        what="the picked step")
-    assert shown["ringed"] == 40  # the batch is ringed on the plane
+    assert shown["ringed"] == 16  # the batch is ringed on the plane
     opened = api("/train/open", {"setup": setup, "checkpoint": None, "step": picked})
     assert "#" + ", #".join(str(i) for i in opened["batch"][:8]) in shown["pick"]
     assert opened["request"]["optimizer"]["state"]["step"] == picked
