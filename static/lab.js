@@ -1,5 +1,10 @@
 /* The lab: steps through the sub-steps the server rendered, and keeps typed values across htmx swaps.
  *
+ * The same script plays the embed page (data-view="embed") and the standalone HTML export
+ * (data-view="static", no server: it never touches the URL). In the lab and the embed the URL
+ * holds the whole state (webapp/state.py): after each move the script writes the state with the
+ * sub-step shown and the open panels into ?state=, and keeps the Embed dialog's links in step.
+ *
  * The page carries every sub-step: its section (title, equation), the heatmap cards, and in
  * #lab-data the Plotly figures (one per matrix, one frame per SGD step, plus the network
  * diagram of each sub-step and the loss curve of each SGD step) with the panels each sub-step
@@ -20,6 +25,102 @@
     ? function (callback) { return window.requestIdleCallback(callback, { timeout: 500 }); }
     : function (callback) { return window.setTimeout(function () { callback({ timeRemaining: function () { return 16; } }); }, 30); };
   var cancelIdle = window.cancelIdleCallback || window.clearTimeout;
+
+  /* A state as the server writes it: compact JSON with sorted keys, deflated (zlib), base64url. */
+  function canonical(value) {
+    if (Array.isArray(value)) return "[" + value.map(canonical).join(",") + "]";
+    if (value !== null && typeof value === "object") {
+      return "{" + Object.keys(value).sort().map(function (key) {
+        return JSON.stringify(key) + ":" + canonical(value[key]);
+      }).join(",") + "}";
+    }
+    return JSON.stringify(value);
+  }
+
+  function base64url(bytes) {
+    var text = "";
+    for (var i = 0; i < bytes.length; i += 0x8000) {
+      text += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+    }
+    return window.btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
+  /* A promise of the URL token of `data`, or of null where the browser cannot deflate. */
+  function encodeState(data) {
+    if (typeof CompressionStream === "undefined") return Promise.resolve(null);
+    var stream = new Blob([canonical(data)]).stream().pipeThrough(new CompressionStream("deflate"));
+    return new Response(stream).arrayBuffer().then(function (buffer) { return base64url(new Uint8Array(buffer)); });
+  }
+
+  function escapeAttribute(text) {
+    return text.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  }
+
+  /* The Embed dialog: the permalink, the iframe snippet with its options, the export links. */
+  function Share(dialog, lab) {
+    var self = this;
+    this.dialog = dialog;
+    this.lab = lab;
+    this.permalink = dialog.querySelector("#share-permalink");
+    this.snippet = dialog.querySelector("#share-snippet");
+    this.readonly = dialog.querySelector("#embed-readonly");
+    this.panelBoxes = Array.prototype.slice.call(dialog.querySelectorAll("[data-embed-panel]"));
+    this.exports = Array.prototype.slice.call(dialog.querySelectorAll("[data-export]"));
+    this.status = dialog.querySelector("#share-status");
+    lab.root.querySelector("#share-open").addEventListener("click", function () {
+      self.status.textContent = "";
+      self.render();
+      dialog.showModal();
+    });
+    dialog.addEventListener("change", function (event) {
+      var box = event.target;
+      if (box.dataset.embedPanel !== undefined && !self.panelBoxes.some(function (b) { return b.checked; })) {
+        box.checked = true; // an embed shows at least one panel
+        self.status.textContent = "The embedded lab needs at least one panel.";
+      }
+      self.render();
+    });
+    dialog.addEventListener("click", function (event) {
+      var button = event.target.closest("[data-copy]");
+      if (button) self.copy(dialog.querySelector("#" + button.dataset.copy));
+    });
+  }
+
+  Share.prototype.render = function () {
+    var token = this.lab.token;
+    var origin = window.location.origin;
+    var lab = new URL(this.dialog.dataset.labPath, origin);
+    lab.searchParams.set("state", token);
+    this.permalink.value = lab.href;
+    var embed = new URL(this.dialog.dataset.embedPath, origin);
+    embed.searchParams.set("state", token);
+    var panels = this.panelBoxes.filter(function (box) { return box.checked; })
+      .map(function (box) { return box.dataset.embedPanel; });
+    if (panels.length !== this.panelBoxes.length) embed.searchParams.set("panels", panels.join(","));
+    if (this.readonly.checked) embed.searchParams.set("readonly", "1");
+    this.snippet.value = this.snippet.value.replace(/src="[^"]*"/, 'src="' + escapeAttribute(embed.href) + '"');
+    var exportPath = this.dialog.dataset.exportPath;
+    this.exports.forEach(function (link) {
+      var url = new URL(exportPath, origin);
+      url.searchParams.set("state", token);
+      url.searchParams.set("format", link.dataset.export);
+      link.href = url.pathname + url.search;
+    });
+  };
+
+  Share.prototype.copy = function (field) {
+    var status = this.status;
+    var fallback = function () {
+      field.select();
+      status.textContent = document.execCommand("copy") ? "Copied." : "Select the text and copy it (Ctrl+C).";
+    };
+    field.select();
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(field.value).then(function () { status.textContent = "Copied."; }, fallback);
+    } else {
+      fallback();
+    }
+  };
 
   /* A set of figures drawn on demand into hidden elements of one container: show(key) shows one. */
   function Gallery(container, figureOf) {
@@ -43,6 +144,7 @@
     if (layout.width === undefined) {
       // Drawn ahead of time into a hidden element, a figure cannot size itself: give it the container's width.
       layout = Object.assign({}, layout, { width: this.container.clientWidth || 600 });
+      element.dataset.width = String(layout.width);
     }
     Plotly.react(element, figure.data, layout, PLOT_CONFIG);
     return true;
@@ -53,7 +155,8 @@
     var elements = this.elements;
     var shown = this.shown;
     if (shown === null || !elements[shown] || this.figureOf(shown).layout.width !== undefined) return;
-    if (elements[shown].offsetWidth === this.container.clientWidth) return;
+    var width = this.container.clientWidth;
+    if (!width || Number(elements[shown].dataset.width) === width) return; // hidden, or drawn at this width
     Object.keys(elements).forEach(function (key) {
       Plotly.purge(elements[key]);
       elements[key].remove();
@@ -112,6 +215,19 @@
     this.index = -1;
     this.timer = null;
     this.idleHandle = null;
+    this.view = root.dataset.view || "lab";
+    var stateElement = root.querySelector("#lab-state");
+    this.stateData = stateElement ? JSON.parse(stateElement.textContent) : null;
+    this.token = root.dataset.url ? new URL(root.dataset.url, window.location.href).searchParams.get("state") : null;
+    this.urlTicket = 0;
+    this.allPanels = (root.dataset.allPanels || "").split(",");
+    this.panelsField = root.querySelector("#panels-field");
+    this.toggles = Array.prototype.slice.call(root.querySelectorAll("[data-panel-toggle]"));
+    this.toggles.forEach(function (toggle) {
+      toggle.addEventListener("change", function () { self.applyPanels(); });
+    });
+    var dialog = root.querySelector("#share-dialog");
+    this.share = dialog ? new Share(dialog, this) : null;
 
     root.querySelector(".timeline").addEventListener("click", function (event) {
       var button = event.target.closest("button");
@@ -224,14 +340,59 @@
     this.live.textContent = title;
     if (this.atField) this.atField.value = substep.key;
     this.root.dataset.position = String(index);
-    // The URL names the sub-step; written once the student pauses (browsers throttle history updates).
+    // The URL holds the sub-step; written once the student pauses (browsers throttle history updates).
     window.clearTimeout(this.urlTimer);
-    this.urlTimer = window.setTimeout(function () {
-      var url = new URL(window.location.href);
-      url.searchParams.set("at", substep.key);
-      window.history.replaceState(window.history.state, "", url.pathname + url.search + url.hash);
-    }, first ? 0 : 150);
+    this.urlTimer = window.setTimeout(function () { self.writeUrl(first); }, first ? 0 : 150);
     if (!first) this.drawAhead();
+  };
+
+  /* The panels open now, as a state keeps them: null when all are. */
+  Lab.prototype.openPanels = function () {
+    if (!this.toggles.length) return this.stateData.panels || null;
+    var closed = {};
+    this.toggles.forEach(function (toggle) { closed[toggle.dataset.panelToggle] = !toggle.checked; });
+    var open = this.allPanels.filter(function (panel) { return !closed[panel]; });
+    return open.length === this.allPanels.length ? null : open;
+  };
+
+  Lab.prototype.applyPanels = function () {
+    var open = {};
+    this.toggles.forEach(function (toggle) { open[toggle.dataset.panelToggle] = toggle.checked; });
+    Array.prototype.forEach.call(this.root.querySelectorAll("[data-panel]"), function (el) {
+      if (el.dataset.panel in open) el.hidden = !open[el.dataset.panel];
+    });
+    if (this.panelsField) this.panelsField.value = (this.openPanels() || this.allPanels).join(",");
+    this.networks.resize();
+    this.lossCurves.resize();
+    this.writeUrl(false);
+  };
+
+  /* Write the state (this sub-step, these panels) into the URL; the page's own URL at first. */
+  Lab.prototype.writeUrl = function (first) {
+    if (this.view === "static" || !this.stateData) return;
+    if (first) {
+      this.useToken(this.token);
+      return;
+    }
+    var self = this;
+    var ticket = ++this.urlTicket;
+    var data = Object.assign({}, this.stateData, { substep: this.substeps[this.index].key });
+    var panels = this.openPanels();
+    if (panels) data.panels = panels;
+    else delete data.panels;
+    encodeState(data).then(function (token) {
+      if (token && ticket === self.urlTicket && current === self) self.useToken(token);
+    });
+  };
+
+  Lab.prototype.useToken = function (token) {
+    this.token = token;
+    var url = new URL(this.root.dataset.url, window.location.href);
+    url.searchParams.set("state", token);
+    url.searchParams.delete("step"); // the state now names the sub-step
+    window.history.replaceState(window.history.state, "", url.pathname + url.search + url.hash);
+    this.root.dataset.token = token;
+    if (this.share) this.share.render();
   };
 
   /* Draw, when the browser is idle, the frames of the sub-steps nearest to the current one. */
@@ -293,6 +454,7 @@
     this.pause();
     if (this.idleHandle !== null) cancelIdle(this.idleHandle);
     window.clearTimeout(this.urlTimer);
+    this.urlTicket++;
     this.index = -1;
     var cards = this.cards;
     Object.keys(cards).forEach(function (slug) { cards[slug].plots.purge(); });
@@ -327,6 +489,7 @@
 
   document.addEventListener("keydown", function (event) {
     if (!current || event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey) return;
+    if (document.querySelector("dialog[open]")) return; // keys belong to the dialog
     var target = event.target;
     if (target && target.id === "scrubber") {
       if (event.key !== " ") return; // the range input moves itself on arrows, Home and End

@@ -1,30 +1,41 @@
-"""Sharing a lab state: exports and oEmbed.
+"""Sharing a lab state: the embed page, exports and oEmbed.
 
-`GET /export?state=<token>&format=json|py` downloads the state's trace (the
-API's response) or a NumPy script that reproduces it. `GET /oembed?url=<a lab
+`GET /embed?state=<token>&panels=heatmaps,loss&step=<key>&readonly=1` is the
+lab without the site's chrome, for an iframe on any site (security.py lets any
+origin, or the configured ones, frame an endpoint named *.embed). `panels`
+picks what it shows among heatmaps, equation, diagram, loss and controls,
+`step` the sub-step it starts at, `readonly` hides the editor.
+
+`GET /export?state=<token>&format=html|json|py` downloads one self-contained
+HTML file that steps through every sub-step offline, the state's trace (the
+API's response), or a NumPy script that reproduces it. `GET /oembed?url=<a lab
 or embed URL>` answers oEmbed 1.0 (https://oembed.com) with a `rich` iframe of
 the embed page. A state is decoded and validated exactly as the API validates
-a request body (webapp.state); every failure is problem+json.
+a request body (webapp.state). Exports and oEmbed answer failures as
+problem+json; the embed page shows a friendly error page.
 """
 from __future__ import annotations
 
 import re
+from dataclasses import replace
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from flask import Blueprint, Response, current_app, request, url_for
-from markupsafe import escape
+from flask import Blueprint, Response, current_app, get_template_attribute, render_template, request, url_for
+from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
 from engine import presets as presetsmod
 
-from . import export, state
+from . import export, lab, pages, state
 from .api import to_json, trace_result
-from .problems import BadRequest, Problem, problem_response
+from .problems import BadRequest, Problem, TooLarge, problem_response
 
 bp = Blueprint("share", __name__)
 bp.register_error_handler(Problem, problem_response)
 
 EXPORT_FORMATS = {
+    "html": "text/html; charset=utf-8",
     "json": "application/json",
     "py": "text/x-python; charset=utf-8",
 }
@@ -45,6 +56,26 @@ class NotImplementedFormat(Problem):
     slug = "format-not-implemented"
 
 
+@bp.get("/embed")
+def embed() -> Response | str:
+    try:
+        decoded = state.decode(request.args.get("state", ""))
+        panels = decoded.state.panels or state.PANELS
+        if "panels" in request.args:
+            panels = pages.parse_panels(request.args["panels"])
+            if not panels:
+                raise ValueError("name at least one panel to show: heatmaps, equation, diagram, loss or controls")
+        substep = request.args.get("step") or decoded.state.substep
+        state.check_substep(substep, decoded.spec)
+    except Problem as problem:
+        return pages.error_page(problem.status, "This embedded example cannot be shown", problem.detail, embed=True)
+    except ValueError as error:
+        return pages.error_page(400, "This embedded example cannot be shown", str(error), embed=True)
+    readonly = request.args.get("readonly", "") in ("1", "true", "yes")
+    view = pages.View(panels=panels, embed=True, readonly=readonly)
+    return pages.render_lab(replace(decoded.state, substep=substep), view)
+
+
 @bp.get("/export")
 def export_state() -> Response:
     fmt = request.args.get("format", "json")
@@ -56,7 +87,10 @@ def export_state() -> Response:
         body = export.trace_json(decoded.spec)
     else:
         trace_result(decoded.spec)  # a state whose numbers overflow is refused here as the API refuses it
-        body = export.python_script(decoded.state.request, _title(decoded.state), f"{name}.py")
+        if fmt == "py":
+            body = export.python_script(decoded.state.request, _title(decoded.state), f"{name}.py")
+        else:
+            body = standalone_html(decoded.state)
     response = Response(body, content_type=EXPORT_FORMATS[fmt])
     response.headers["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     return response
@@ -75,11 +109,7 @@ def oembed() -> Response:
     width = _dimension("maxwidth", EMBED_WIDTH)
     height = _dimension("maxheight", EMBED_HEIGHT)
     title = _title(decoded.state)
-    src = url_for("share.embed", _external=True, **query)
-    html = (
-        f'<iframe src="{escape(src)}" width="{width}" height="{height}" title="{escape(title)}" '
-        'style="border:0;max-width:100%" loading="lazy"></iframe>'
-    )
+    html = iframe_html(url_for("share.embed", _external=True, **query), title, width, height)
     return Response(
         to_json(
             {
@@ -96,6 +126,41 @@ def oembed() -> Response:
         ),
         mimetype="application/json",
     )
+
+
+def iframe_html(src: str, title: str, width: int = EMBED_WIDTH, height: int = EMBED_HEIGHT) -> str:
+    """The iframe that embeds a lab, as the lab's Embed dialog writes it."""
+    return str(get_template_attribute("partials/_iframe.html", "iframe")(src, title, width, height))
+
+
+def standalone_html(lab_state: state.LabState) -> str:
+    """One HTML file that steps through every sub-step with no server and no network request.
+
+    It holds the lab's own figures and sub-step sections, its stylesheet, Plotly and the
+    lab's player script, all inline; the player knows it is standalone and leaves the URL alone.
+    """
+    try:
+        lab.run(lab_state.request)
+    except lab.Rejected as rejected:
+        raise TooLarge(f"the lab cannot draw this network, so it has no HTML export: {rejected}") from None
+    preset = presetsmod.get(lab_state.preset) if lab_state.preset else None
+    _, viewer = pages.viewer_of(lab_state.request, preset, lab_state.substep)
+    return render_template(
+        "export.html",
+        viewer=viewer,
+        view=pages.View(),
+        preset=preset,
+        title=_title(lab_state),
+        permalink=url_for("pages.lab", state=state.encode(lab_state), _external=True),
+        stylesheet=_inline("lab.css", "</style"),
+        scripts=[_inline("vendor/plotly-cartesian.min.js", "</script"), _inline("lab.js", "</script")],
+    )
+
+
+def _inline(filename: str, closing: str) -> Markup:
+    """A static file's text for an inline element; a closing tag in it could not end the element."""
+    text = (Path(current_app.static_folder) / filename).read_text(encoding="utf-8")
+    return Markup(re.sub(re.escape(closing), lambda found: found.group(0).replace("/", "\\/"), text, flags=re.IGNORECASE))
 
 
 def _state_argument() -> str:
@@ -118,12 +183,18 @@ def _embeddable(url: str) -> dict[str, str]:
         raise NotFound(f"{url!r} is not a page of this site ({request.host})")
     adapter = current_app.url_map.bind(request.host, script_name=request.script_root or None)
     try:
-        endpoint, _ = adapter.match(parts.path, method="GET")
+        endpoint, arguments = adapter.match(parts.path, method="GET")
     except HTTPException:
         raise NotFound(f"{parts.path!r} is not a lab or embed page") from None
     if endpoint not in EMBEDDABLE:
         raise NotFound(f"{parts.path!r} is not a lab or embed page")
     query = {key: values[-1] for key, values in parse_qs(parts.query).items() if key in EMBED_ARGUMENTS}
+    if not query.get("state") and endpoint == "pages.lab_page":
+        try:
+            preset = presetsmod.get(arguments["preset_id"])
+        except KeyError:
+            raise NotFound(f"there is no worked example {arguments['preset_id']!r}") from None
+        query["state"] = state.encode(state.LabState(preset.body(), preset=preset.id))
     if not query.get("state"):
         raise NotFound("the URL carries no state (?state=...)")
     return query
@@ -138,5 +209,5 @@ def _dimension(name: str, default: int) -> int:
     return min(default, int(raw))
 
 
-EMBEDDABLE = ("pages.lab", "share.embed")
+EMBEDDABLE = ("pages.lab", "pages.lab_page", "share.embed")
 EMBED_ARGUMENTS = ("state", "panels", "step", "readonly")

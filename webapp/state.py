@@ -96,7 +96,7 @@ def decode(token: str, limits: Limits | None = None) -> Decoded:
     state = _lab_state(data)
     spec = spec_from_body(state.request)
     check_spec(spec, limits)
-    _check_substep(state.substep, spec)
+    check_substep(state.substep, spec)
     return Decoded(state, spec)
 
 
@@ -141,8 +141,8 @@ def _inflate(packed: bytes, max_body_bytes: int) -> bytes:
     inflater = zlib.decompressobj()
     try:
         text = inflater.decompress(packed, max_body_bytes + 1)
-    except zlib.error as error:
-        raise InvalidState(f"the state is not deflated data: {error}") from None
+    except zlib.error:
+        raise InvalidState("the state is not deflated data: the link was altered, or is not a lab link") from None
     if len(text) > max_body_bytes:
         raise TooLarge(
             f"the state inflates to more than {max_body_bytes} bytes: over the limit max_body_bytes",
@@ -194,10 +194,14 @@ def _lab_state(data: dict) -> LabState:
     )
 
 
-def _check_substep(key: str | None, spec: Spec) -> None:
+def check_substep(key: str | None, spec: Spec) -> None:
+    """Raise InvalidRequest unless `key` is None or a sub-step of the spec's network and steps."""
     if key is None:
         return
-    substep = timeline.parse_key(key)
+    try:
+        substep = timeline.parse_key(key)
+    except ValueError as error:
+        raise InvalidRequest([{"path": "substep", "message": str(error)}]) from None
     layers = len(spec.layers)
     if substep.step >= spec.steps:
         raise InvalidRequest(

@@ -49,6 +49,36 @@ def live_server():
 
 
 @pytest.fixture(scope="session")
+def other_origin():
+    """Another site on another 127.0.0.1 port: other_origin.page(html) serves a page, returns its URL."""
+
+    class OtherSite:
+        def __init__(self):
+            self.pages: dict[str, str] = {}
+
+        def __call__(self, environ, start_response):
+            html = self.pages.get(environ.get("PATH_INFO", ""))
+            if html is None:
+                start_response("404 Not Found", [("Content-Type", "text/plain")])
+                return [b"not found"]
+            start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
+            return [html.encode()]
+
+        def page(self, html: str) -> str:
+            path = f"/page-{len(self.pages)}.html"
+            self.pages[path] = html
+            return f"http://127.0.0.1:{server.server_port}{path}"
+
+    site = OtherSite()
+    server = make_server("127.0.0.1", 0, site, threaded=True, request_handler=QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield site
+    server.shutdown()
+    thread.join(5)
+
+
+@pytest.fixture(scope="session")
 def browser():
     with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)

@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import re
+import time
+from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pytest
 
 from engine import presets
+from webapp import state
+from webapp.limits import Limits
 
 PRESET_IDS = [preset.id for preset in presets.PRESETS]
 
@@ -129,9 +133,21 @@ def expected_substeps(layers: int, steps: int) -> list[tuple[int, str, int | Non
     return order
 
 
-def wait_for_url_at(page, key: str) -> None:
-    """The URL names the sub-step shown (written once stepping pauses)."""
-    page.wait_for_function("(key) => new URLSearchParams(location.search).get('at') === key", arg=key)
+def state_in_url(url: str) -> state.LabState | None:
+    """The lab state a URL holds in ?state= (decoded and validated as the server does), or None."""
+    token = parse_qs(urlsplit(url).query).get("state")
+    return state.decode(token[0], Limits()).state if token else None
+
+
+def wait_for_url_at(page, key: str, timeout: float = 5.0) -> state.LabState:
+    """The URL's state names the sub-step shown (written once stepping pauses); returns that state."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = state_in_url(page.url)
+        if found is not None and found.substep == key:
+            return found
+        assert time.monotonic() < deadline, f"the URL's state is at {found and found.substep}, not {key}"
+        page.wait_for_timeout(50)
 
 
 def check_state(state: dict, request: dict, trace: dict) -> None:
@@ -249,7 +265,8 @@ def test_editing_w1_changes_the_loss_to_the_apis(watched, api, screenshots):
     assert after["loss"] != before["loss"]
     check_state(after, body, trace)
     assert after["at"] == "s0-backward-1"  # the position stays
-    assert "net=" in page.url
+    in_url = wait_for_url_at(page, "s0-backward-1").request  # the URL holds the edited network
+    assert in_url["layers"][0]["weights"] == body["layers"][0]["weights"]
     assert page.get_by_label("W1[1,1]", exact=True).input_value() == "0.25"
     assert page.locator("#network-state").inner_text() == "Edited network"
     shoot(page, screenshots / "seed002-ex2-edited.png")
