@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html.parser
+from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -142,3 +143,59 @@ def test_lab_page_carries_the_oembed_discovery_link(app, client):
                                                            None, "quiz4-softmax-ce")
     data = client.get(f"{href.path}?{href.query}").get_json()
     assert_valid_rich_response(data)
+
+
+# The embed page the oEmbed iframe points at ------------------------------------------------------------
+
+
+def test_the_embed_page_is_frameable_by_anyone_and_sets_no_cookie(client):
+    answer = client.get("/embed", query_string={"state": token_of("xor"), "panels": "heatmaps,controls"})
+    assert answer.status_code == 200
+    assert "frame-ancestors *" in answer.headers["Content-Security-Policy"]
+    assert "X-Frame-Options" not in answer.headers
+    assert "Set-Cookie" not in answer.headers
+    html = answer.get_data(as_text=True)
+    assert 'class="site-header"' not in html
+    assert 'data-panel="diagram" hidden' in html and 'data-panel="heatmaps" hidden' not in html
+
+
+def test_the_lab_may_only_be_framed_by_its_own_site(client):
+    answer = client.get(f"/lab?state={token_of('xor')}")
+    assert answer.status_code == 200
+    assert "frame-ancestors 'self'" in answer.headers["Content-Security-Policy"]
+    assert answer.headers["X-Frame-Options"] == "SAMEORIGIN"
+
+
+def test_a_read_only_embed_has_no_editor(client):
+    token = token_of("mazur-2-2-2")
+    editable = client.get("/embed", query_string={"state": token}).get_data(as_text=True)
+    readonly = client.get("/embed", query_string={"state": token, "readonly": "1"}).get_data(as_text=True)
+    assert 'id="lab-form"' in editable and "htmx.min.js" in editable
+    assert 'id="lab-form"' not in readonly and "htmx.min.js" not in readonly
+
+
+def test_step_picks_the_embeds_first_sub_step(client):
+    html = client.get("/embed", query_string={"state": token_of("mazur-2-2-2"), "step": "s0-backward-1"}).get_data(
+        as_text=True
+    )
+    # The sub-steps of a 2-layer network: F1 F2 L B2 B1 U, so backward-1 is the fifth.
+    assert 'data-start="4"' in html
+
+
+@pytest.mark.parametrize(
+    "query, status, words",
+    [
+        ({"state": token_of("xor"), "panels": "heatmaps,sidebar"}, 400, "unknown panel"),
+        ({"state": token_of("xor"), "panels": ""}, 400, "at least one panel"),
+        ({"state": token_of("xor"), "step": "s99-loss"}, 422, "steps"),
+        ({"state": token_of("xor"), "step": "sideways"}, 422, "not a sub-step"),
+        ({"state": token_of("xor")[:-4]}, 400, "cut short"),
+        ({}, 400, "empty"),
+    ],
+)
+def test_a_broken_embed_gets_a_friendly_page_not_a_500(client, query, status, words):
+    answer = client.get("/embed", query_string=query)
+    assert answer.status_code == status
+    html = answer.get_data(as_text=True)
+    assert "This embedded example cannot be shown" in html and words in unescape(html).lower()
+    assert 'target="_blank"' in html and 'href="/"' in html

@@ -7,6 +7,7 @@ from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
 
 from engine import presets
+from webapp import state
 
 from .test_lab import STATE, check_state, open_lab, shoot, state_in_url, wait_for_new_lab, wait_for_url_at
 
@@ -256,3 +257,33 @@ def test_a_broken_link_gets_a_friendly_page_with_the_gallery(watched, screenshot
     assert page.get_by_role("link", name="Open the gallery of worked examples").get_attribute("target") == "_blank"
     shoot(page, screenshots / "broken-embed.png")
     assert all("400" in error or "422" in error for error in watched.errors)
+
+
+def test_a_link_to_a_network_from_no_worked_example(watched, api):
+    body = {
+        "layout": "columns",
+        "layers": [
+            {"weights": [[0.5, -0.25], [0.75, 0.1]], "bias": [0.0, 0.2], "activation": "tanh"},
+            {"weights": [[1.5, -0.5]], "bias": None, "activation": "identity"},
+        ],
+        "inputs": [[1.0, 2.0, -1.0], [0.5, -0.5, 0.25]],
+        "targets": [[0.5, -1.0, 0.25]],
+        "loss": {"name": "squared_error", "half": True},
+        "optimizer": {"name": "sgd", "learning_rate": 0.2},
+        "steps": 2,
+    }
+    token = state.encode(state.LabState(body, "s1-backward-2"))
+    page = watched.page
+    shown = open_lab(watched, f"/lab?state={token}")
+    assert page.get_by_role("heading", level=1).inner_text() == "A shared network"
+    check_state(shown, body, api("/trace", body))
+    assert shown["at"] == "s1-backward-2"
+    assert page.get_by_role("button", name="Reset to the worked example").count() == 0
+    cell = page.get_by_label("W2[1,2]", exact=True)
+    cell.fill("-0.75")
+    edited = wait_for_new_lab(page, lambda: cell.press("Tab"))
+    body["layers"][1]["weights"][0][1] = -0.75
+    check_state(edited, body, api("/trace", body))
+    in_url = wait_for_url_at(page, "s1-backward-2")
+    assert in_url.preset is None and in_url.request["layers"][1]["weights"] == [[1.5, -0.75]]
+    assert watched.errors == []
