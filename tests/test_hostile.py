@@ -155,6 +155,19 @@ AMPLIFIED = [
      text({**SEED002, **{f"k{i}": 0 for i in range(200_000)}}), JSON, 422, "k0"),
 ]
 
+# The training endpoints build the network before they check max_units: a hidden layer of
+# 2*10^7 units costs ~0.5 GB before the 413 (10^9 units: the machine's whole memory). Strict,
+# so these rows fail loudly once the width is checked before anything is built.
+UNCHECKED = [
+    ("a hidden layer of 2*10^7 units to train", "/api/v1/train/advance",
+     text({"setup": {"dataset": "xor", "hidden": [2 * 10**7]}, "steps": 1}), JSON, 413, "max_units"),
+    ("a hidden layer of 2*10^7 units to open", "/api/v1/train/open",
+     text({"setup": {"dataset": "xor", "hidden": [2 * 10**7]}, "step": 0}), JSON, 413, "max_units"),
+]
+BUILT_BEFORE_CHECKED = pytest.mark.xfail(
+    strict=True, reason="webapp/training.py builds the experiment before check_spec applies max_units"
+)
+
 
 def body_of(case_body, bombs) -> bytes:
     return bombs[case_body] if isinstance(case_body, str) else case_body
@@ -174,7 +187,8 @@ def assert_problem(response, status: int, names: str) -> None:
 @pytest.mark.parametrize(
     ("endpoint", "body", "headers", "status", "names"),
     [pytest.param(*case[1:], id=case[0]) for case in HOSTILE]
-    + [pytest.param(*case[1:], id=case[0]) for case in AMPLIFIED],
+    + [pytest.param(*case[1:], id=case[0]) for case in AMPLIFIED]
+    + [pytest.param(*case[1:], id=case[0], marks=BUILT_BEFORE_CHECKED) for case in UNCHECKED],
 )
 def test_hostile_body_is_refused_quickly_in_bounded_memory(client, bombs, endpoint, body, headers, status, names):
     data = body_of(body, bombs)
