@@ -15,6 +15,7 @@ The embed page (`share.embed`) renders the same lab through `render_lab`.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 
@@ -281,13 +282,16 @@ def share_links(lab_state: state.LabState, substep: str, view: View) -> dict:
     if view.embed:
         embed_query["panels"] = ",".join(view.panels)
         embed_query["readonly"] = "1" if view.readonly else None
-    permalink = url_for("pages.lab", state=token, _external=True)
-    embed_url = url_for("share.embed", state=token, _external=True)
+    lab_url = url_for("pages.lab", state=token)
+    # Links in the page are paths (nothing in a page names another origin); the oEmbed query is
+    # written out in full so that its absolute `url` reads as one opaque value.
+    oembed_query = urlencode({"url": url_for("pages.lab", state=token, _external=True), "format": "json"})
     return {
         "token": token,
-        "url": url_for("share.embed", **embed_query) if view.embed else url_for("pages.lab", state=token),
-        "permalink": permalink,
-        "embed_url": embed_url,
-        "oembed_url": url_for("share.oembed", url=permalink, format="json", _external=True),
+        "url": url_for("share.embed", **embed_query) if view.embed else lab_url,
+        "lab_url": lab_url,
+        "permalink": url_for("pages.lab", state=token, _external=True),
+        "embed_url": url_for("share.embed", state=token, _external=True),
+        "oembed_url": f"{url_for('share.oembed')}?{oembed_query}",
         "export_urls": {fmt: url_for("share.export_state", state=token, format=fmt) for fmt in ("html", "json", "py")},
     }

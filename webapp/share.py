@@ -105,7 +105,11 @@ def oembed() -> Response:
     if not url:
         raise BadRequest("give the url of a lab or embed page: /oembed?url=...")
     query = _embeddable(url)
-    decoded = state.decode(query["state"])
+    try:
+        decoded = state.decode(query["state"])
+    except Problem as problem:
+        # oEmbed (2.3.5) knows one answer for a URL it has nothing to embed for: 404.
+        raise NotFound(f"the URL's state cannot be shown: {problem.detail}") from None
     width = _dimension("maxwidth", EMBED_WIDTH)
     height = _dimension("maxheight", EMBED_HEIGHT)
     title = _title(decoded.state)
