@@ -29,7 +29,14 @@ $(JS_STAMP): package.json package-lock.json
 run: install
 	$(VENV)/bin/backprop-viz serve --host $(HOST) --port $(PORT)
 
-test: install
+# The tests also compare with PyTorch (float64), pinned in the bench extra.
+BENCH_STAMP := $(VENV)/.installed-bench
+
+$(BENCH_STAMP): $(PY_STAMP)
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	touch $@
+
+test: install $(BENCH_STAMP)
 	$(PY) -m pytest
 
 # The long schemathesis run (the one in `make test` is a few hundred cases). Capped at 8 GiB
@@ -37,8 +44,7 @@ test: install
 fuzz: install
 	ulimit -v 8388608 && FUZZ_CASES=10000 $(PY) -m pytest tests/test_fuzz.py -q
 
-bench: install
-	$(PY) -m pip install --quiet -e '.[bench]'
+bench: install $(BENCH_STAMP)
 	$(PY) benchmarks/engine.py
 
 clean:
