@@ -74,6 +74,10 @@ def preview(widths: list[int], width: int = 220, height: int = 96) -> dict:
     return {"width": width, "height": height, "columns": columns, "lines": lines}
 
 
+def title_of(preset: presetsmod.Preset | None) -> str:
+    return preset.title if preset else "A shared network"
+
+
 def _preset(preset_id: str | None) -> presetsmod.Preset | None:
     if preset_id is None:
         return None
@@ -236,6 +240,7 @@ def lab_context(preset, draft, body, errors, general, notes, at, view: View) -> 
                   f"train-bias-{index}"}
     return {
         "preset": preset,
+        "title": title_of(preset),
         "draft": draft,
         "typed": {},
         "grids": grids,

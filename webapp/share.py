@@ -42,6 +42,9 @@ EXPORT_FORMATS = {
 # The iframe's size unless the consumer asks for less (oEmbed maxwidth / maxheight).
 EMBED_WIDTH, EMBED_HEIGHT = 800, 600
 OEMBED_CACHE_AGE = 7 * 24 * 3600  # a state's URL always shows the same thing
+# The pages oEmbed answers for, and the query arguments an embed takes from their URLs.
+EMBEDDABLE = ("pages.lab", "pages.lab_page", "share.embed")
+EMBED_ARGUMENTS = ("state", "panels", "step", "readonly")
 
 
 class NotFound(Problem):
@@ -132,7 +135,7 @@ def oembed() -> Response:
     )
 
 
-def iframe_html(src: str, title: str, width: int = EMBED_WIDTH, height: int = EMBED_HEIGHT) -> str:
+def iframe_html(src: str, title: str, width: int, height: int) -> str:
     """The iframe that embeds a lab, as the lab's Embed dialog writes it."""
     return str(get_template_attribute("partials/_iframe.html", "iframe")(src, title, width, height))
 
@@ -164,7 +167,8 @@ def standalone_html(lab_state: state.LabState) -> str:
 def _inline(filename: str, closing: str) -> Markup:
     """A static file's text for an inline element; a closing tag in it could not end the element."""
     text = (Path(current_app.static_folder) / filename).read_text(encoding="utf-8")
-    return Markup(re.sub(re.escape(closing), lambda found: found.group(0).replace("/", "\\/"), text, flags=re.IGNORECASE))
+    escaped = re.sub(re.escape(closing), lambda found: found.group(0).replace("/", "\\/"), text, flags=re.IGNORECASE)
+    return Markup(escaped)
 
 
 def _state_argument() -> str:
@@ -175,9 +179,7 @@ def _state_argument() -> str:
 
 
 def _title(lab_state: state.LabState) -> str:
-    if lab_state.preset is not None:
-        return presetsmod.get(lab_state.preset).title
-    return "A network, step by step"
+    return pages.title_of(presetsmod.get(lab_state.preset) if lab_state.preset else None)
 
 
 def _embeddable(url: str) -> dict[str, str]:
@@ -212,6 +214,3 @@ def _dimension(name: str, default: int) -> int:
         raise BadRequest(f"{name} must be a positive whole number of pixels, got {raw!r}")
     return min(default, int(raw))
 
-
-EMBEDDABLE = ("pages.lab", "pages.lab_page", "share.embed")
-EMBED_ARGUMENTS = ("state", "panels", "step", "readonly")
