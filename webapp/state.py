@@ -204,9 +204,8 @@ def check_substep(key: str | None, spec: Spec) -> None:
         raise InvalidRequest([{"path": "substep", "message": str(error)}]) from None
     layers = len(spec.layers)
     if substep.step >= spec.steps:
-        raise InvalidRequest(
-            [{"path": "substep", "message": f"{key} is in step {substep.step} but the request traces {spec.steps} steps (0..{spec.steps - 1})"}]
-        )
+        message = f"{key} is in step {substep.step} but the request traces {spec.steps} steps (0..{spec.steps - 1})"
+        raise InvalidRequest([{"path": "substep", "message": message}])
     if substep.layer is not None and substep.layer > layers:
         raise InvalidRequest(
             [{"path": "substep", "message": f"{key} names layer {substep.layer} but the network has {layers} layers"}]

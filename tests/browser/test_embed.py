@@ -39,7 +39,8 @@ class Iframes(HTMLParser):
 
 
 def host_page(iframes: str) -> str:
-    return f"<!doctype html><html lang=en><title>Course page</title><link rel=icon href=\"data:,\"><h1>Week 3: backpropagation</h1>{iframes}</html>"
+    head = '<!doctype html><html lang=en><title>Course page</title><link rel=icon href="data:,">'
+    return f"{head}<h1>Week 3: backpropagation</h1>{iframes}</html>"
 
 
 def lab_token(page) -> str:
