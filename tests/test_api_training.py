@@ -243,6 +243,13 @@ def test_limits_are_the_apis(client_with_limits):
     assert status == 422 and "51 data rows: over the limit of 50" in problem["errors"][0]["message"]
 
 
+@pytest.mark.parametrize("hidden, limit", [([2 * 10**7], "max_units"), ([2] * 8, "max_layers")])
+def test_the_network_size_is_checked_before_anything_is_built(client, hidden, limit):
+    for path, extra in (("/train/advance", {"steps": 1}), ("/train/open", {"step": 0})):
+        status, problem = post(client, path, {"setup": dict(SETUP, hidden=hidden), **extra})
+        assert status == 413 and problem["limit"] == limit
+
+
 def test_divergence_is_a_422_naming_the_step(client):
     setup = {"dataset": "sine", "size": 40, "features": ["x1"], "hidden": [], "head": "identity",
              "optimizer": {"name": "sgd", "learning_rate": 1e200}}

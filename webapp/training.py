@@ -54,6 +54,7 @@ def build(setup: schemas.Setup, limits: Limits, lenient: bool = False) -> Built:
 
     `lenient` (the page's form) drops features the data cannot have instead of refusing them.
     """
+    _check_network_size(setup, limits)  # before anything is drawn or allocated
     data = _data(setup, limits)
     rng = np.random.default_rng([setup.data_seed, 2])
     train, test = datasets.split(data, setup.test_fraction, rng)
@@ -109,6 +110,17 @@ def _data(setup: schemas.Setup, limits: Limits) -> datasets.Dataset:
             limit="max_examples", value=setup.size, maximum=limits.max_examples,
         )
     return datasets.generate(setup.dataset, setup.size, setup.noise, np.random.default_rng([setup.data_seed, 1]))
+
+
+def _check_network_size(setup: schemas.Setup, limits: Limits) -> None:
+    layers = len(setup.hidden) + 1
+    if layers > limits.max_layers:
+        raise TooLarge(f"the network has {layers} layers: over the limit max_layers = {limits.max_layers}",
+                       limit="max_layers", value=layers, maximum=limits.max_layers)
+    for index, width in enumerate(setup.hidden, start=1):
+        if width > limits.max_units:
+            raise TooLarge(f"the request has {width} units in layer {index}: over the limit max_units = "
+                           f"{limits.max_units}", limit="max_units", value=width, maximum=limits.max_units)
 
 
 def _default_head(data: datasets.Dataset) -> str:
