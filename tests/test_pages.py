@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from engine import presets
+from webapp import state
+from webapp.limits import Limits
 
 PRESET_IDS = [preset.id for preset in presets.PRESETS]
 
@@ -218,7 +220,8 @@ def test_editing_a_weight_retraces_and_pushes_the_url(client):
     expected = api_trace(client, edited_body("seed002-ex2", {(0, 0, 0): 0.5}))
     assert loss_of(html) == f"L = {expected['steps'][0]['loss']:.6g} before SGD step 1"
     url = response.headers["HX-Push-Url"]
-    assert url.startswith("/lab/seed002-ex2?") and "net=" in url
+    assert url.startswith("/lab?state=")
+    assert pushed_state(response).preset == "seed002-ex2"
     assert "Edited network" in html
     # the URL alone gives the same state
     again = client.get(url).get_data(as_text=True)
@@ -275,7 +278,8 @@ def test_reset_returns_to_the_preset(client):
     page = Page(client.get("/lab/xor").get_data(as_text=True))
     edited = Page(post_edit(client, "xor", dict(page.fields, **{"W1[1,1]": "3"})).get_data(as_text=True))
     response = post_edit(client, "xor", dict(edited.fields, action="reset"))
-    assert response.headers["HX-Push-Url"].startswith("/lab/xor?at=")
+    assert response.headers["HX-Push-Url"].startswith("/lab?state=")
+    assert pushed_state(response).request == presets.get("xor").request
     assert Page(response.get_data(as_text=True)).inputs["W1[1,1]"]["value"] == page.inputs["W1[1,1]"]["value"]
 
 
@@ -283,9 +287,9 @@ def test_the_position_survives_an_edit(client):
     page = Page(client.get("/lab/xor?at=s3-backward-1").get_data(as_text=True))
     assert page.fields["at"] == "s3-backward-1"
     response = post_edit(client, "xor", dict(page.fields, **{"W1[1,1]": "0.2"}))
-    assert "at=s3-backward-1" in response.headers["HX-Push-Url"]
+    assert pushed_state(response).substep == "s3-backward-1"
     fewer = post_edit(client, "xor", dict(page.fields, steps="2"))
-    assert "at=s1-backward-1" in fewer.headers["HX-Push-Url"]
+    assert pushed_state(fewer).substep == "s1-backward-1"
 
 
 def test_too_many_steps_says_the_bound(client):
@@ -308,7 +312,8 @@ def test_without_javascript_a_valid_edit_redirects_and_an_invalid_one_is_422(cli
     response = post_edit(client, "seed002-ex2", dict(page.fields, **{"W1[1,1]": "0.5"}), htmx=False)
     assert response.status_code == 303
     query = parse_qs(urlsplit(response.headers["Location"]).query)
-    assert set(query) == {"net", "at"}
+    assert set(query) == {"state"}
+    assert state.decode(query["state"][0], Limits()).state.request["layers"][0]["weights"][0][0] == 0.5
     bad = post_edit(client, "seed002-ex2", dict(page.fields, **{"W1[1,1]": "x"}), htmx=False)
     assert bad.status_code == 422 and "<html" in bad.get_data(as_text=True)
 
@@ -333,3 +338,9 @@ def test_a_saturated_output_is_explained_not_drawn(client, refcases):
     assert [slug for slug, *_ in loss_panels] == ["t-Y", "t-T"]
     expected = refcases["stability_softmax_ce"]["expected"]["steps"][0]["loss"]
     assert f"L = {expected:.6g}" in html
+
+
+def pushed_state(response) -> state.LabState:
+    """The lab state in the URL an edit pushes to the address bar."""
+    query = parse_qs(urlsplit(response.headers["HX-Push-Url"]).query)
+    return state.decode(query["state"][0], Limits()).state
