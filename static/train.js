@@ -343,7 +343,9 @@
       var link = document.createElement("a");
       link.className = "button button-primary button-small open-link";
       link.href = answer.lab_url;
-      link.textContent = "Open step " + pick.step + " in the lab";
+      link.target = "_blank"; // a new tab: this run stays where it is
+      link.rel = "noopener";
+      link.textContent = "Open step " + pick.step + " in the lab ↗";
       box.appendChild(link);
     }
   };

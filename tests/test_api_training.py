@@ -272,3 +272,19 @@ def test_a_step_the_lab_cannot_draw_comes_with_a_note(client):
     assert status == 200
     _, small = post(client, "/train/open", {"setup": SETUP, "checkpoint": None, "step": 2})
     assert small["lab_note"] is None
+
+
+def test_the_lab_link_shows_the_opened_step(client):
+    status, opened = post(client, "/train/open", {"setup": SETUP, "checkpoint": None, "step": 4})
+    assert status == 200 and opened["lab_url"].startswith("/lab?state=")
+    page = client.get(opened["lab_url"])
+    assert page.status_code == 200
+    # the lab's data holds the request's first weights, written out in full
+    assert json.dumps(opened["request"]["layers"][0]["weights"][0][0]) in page.get_data(as_text=True)
+
+
+def test_a_lab_link_too_long_for_servers_is_not_offered(client):
+    setup = dict(SETUP, hidden=[12, 12, 12, 12, 12], optimizer={"name": "adam", "learning_rate": 0.01})
+    status, opened = post(client, "/train/open", {"setup": setup, "checkpoint": None, "step": 1})
+    assert status == 200 and opened["lab_url"] is None
+    assert "characters long, more than servers take" in opened["lab_note"]

@@ -23,6 +23,7 @@ from engine import trace as tracemod
 from engine.spec import Optimizer
 
 from . import lab
+from . import state as labstate
 from . import training_figures as figures
 from . import training_planes as planes
 from . import training_schemas as schemas
@@ -36,6 +37,8 @@ bp = Blueprint("training", __name__)
 bp.register_error_handler(Problem, problem_response)
 
 CHUNK = training.CHECKPOINT_EVERY  # the page never asks for more steps at once, so chunks end on checkpoints
+# A lab link carries the whole step; gunicorn takes request lines of at most 8190 bytes (GET, path, HTTP/1.1).
+MAX_URL = 8000
 
 
 @dataclass(frozen=True)
@@ -230,21 +233,24 @@ def open_step() -> Response:
     check_spec(spec, limits)
     batch = training.batch_at(built.run.run, state.step)
     too_big = lab.lab_bounds(spec)
+    url = None if too_big else lab_url(lab_request)
+    if url is not None and len(url) > MAX_URL:
+        too_big, url = [f"its link would be {len(url)} characters long, more than servers take ({MAX_URL})"], None
     return Response(
         to_json({
             "step": state.step,
             "batch": None if batch is None else batch.tolist(),
             "request": lab_request,
-            "lab_url": None if too_big else lab_url(lab_request),
+            "lab_url": url,
             "lab_note": _lab_note(too_big),
         }),
         mimetype="application/json",
     )
 
 
-def lab_url(lab_request: dict) -> str | None:
-    """The lab showing `lab_request`, or None while this app has no lab that takes a state."""
-    return None
+def lab_url(lab_request: dict) -> str:
+    """The lab showing `lab_request` from its first sub-step (the state travels in the URL)."""
+    return url_for("pages.lab", state=labstate.encode(labstate.LabState(request=lab_request)))
 
 
 def _lab_note(too_big: list[str]) -> str | None:

@@ -29,6 +29,18 @@ PAGE = """() => {
 }"""
 
 
+# The lab's drawn matrices at its current sub-step: name -> the numbers Plotly holds.
+LAB_PANELS = """() => {
+  const lab = document.getElementById('lab');
+  const panels = {};
+  lab.querySelectorAll('#panels > .panel:not([hidden])').forEach(panel => {
+    const plot = panel.querySelector('.plots > .plot:not([hidden])');
+    if (plot && plot._fullData) panels[panel.dataset.tensor] = Array.from(plot._fullData[0].z, row => Array.from(row));
+  });
+  return {position: Number(lab.dataset.position), text: lab.textContent, panels: panels};
+}"""
+
+
 def wait_until(page, predicate, timeout=30.0, what="the page"):
     """Poll the page's state until predicate(state) holds (no eval in the page: the CSP forbids it)."""
     deadline = time.monotonic() + timeout
@@ -96,6 +108,26 @@ def test_spiral_trains_pauses_and_opens_the_exact_step(watched, api, screenshots
     for layer in traced["update"]:
         np.testing.assert_array_equal(layer["weights"], after["parameters"][f"W{layer['layer']}"])
     shoot(page, screenshots / "train-spiral-picked.png")
+
+    # The lab opens in a new tab at that step: the weights it starts from, its batch, then the new weights.
+    with page.context.expect_page() as opening:
+        page.click(".open-link")
+    lab_page = opening.value
+    lab_page.wait_for_selector("#lab[data-position] #panels > .panel:not([hidden]) .main-svg")
+    lab = lab_page.evaluate(LAB_PANELS)
+    np.testing.assert_array_equal(lab["panels"]["W1"], opened["request"]["layers"][0]["weights"])
+    np.testing.assert_array_equal(lab["panels"]["X"], opened["request"]["inputs"])
+    shoot(lab_page, screenshots / "train-step-in-lab.png")
+    lab_page.keyboard.press("End")  # the last sub-step: the update
+    deadline = time.monotonic() + 10
+    while "W1 (new)" not in (lab := lab_page.evaluate(LAB_PANELS))["panels"]:
+        assert time.monotonic() < deadline, lab["panels"].keys()
+        time.sleep(0.05)
+    np.testing.assert_array_equal(lab["panels"]["W1 (new)"], after["parameters"]["W1"])
+    assert "Adam" in lab["text"]
+    shoot(lab_page, screenshots / "train-step-in-lab-update.png")
+    lab_page.close()
+    assert page.evaluate(PAGE)["step"] == paused["step"]  # the run is still there
 
     # A click on the curves picks the step under the pointer.
     box = page.locator('[data-figure="curves"] .nsewdrag').first.bounding_box()
