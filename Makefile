@@ -44,8 +44,11 @@ test: install $(BENCH_STAMP)
 fuzz: install
 	ulimit -v 8388608 && FUZZ_CASES=10000 $(PY) -m pytest tests/test_fuzz.py -q
 
+# Speed scripts (not tests): each prints its numbers against a reference measured in the same run.
 bench: install $(BENCH_STAMP)
 	$(PY) benchmarks/engine.py
+	$(PY) benchmarks/training.py
+	$(PY) benchmarks/lab.py seed002-ex2 xor
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor .pytest_cache .hypothesis test-output
