@@ -83,6 +83,11 @@ def api_trace(client, body):
     return response.get_json()
 
 
+def lab_url(preset_id: str, substep: str) -> str:
+    """The lab's URL of a preset's network at a sub-step."""
+    return "/lab?state=" + state.encode(state.LabState(presets.get(preset_id).body(), substep, None, preset_id))
+
+
 def post_edit(client, preset_id, fields, htmx=True):
     headers = {"HX-Request": "true"} if htmx else {}
     return client.post(f"/lab/{preset_id}", data=fields, headers=headers)
@@ -168,21 +173,38 @@ def test_every_heatmap_has_a_table_for_screen_readers(client):
     assert cells == [v for row in expected["steps"][0]["forward"][1]["activation"] for v in row]
 
 
-def test_at_picks_the_sub_step(client):
-    html = client.get("/lab/seed002-ex2?at=s0-backward-1").get_data(as_text=True)
+def test_the_state_picks_the_sub_step(client):
+    html = client.get(lab_url("seed002-ex2", "s0-backward-1")).get_data(as_text=True)
     assert 'data-start="4"' in html
     page = Page(html)
     assert "hidden" not in page.ids["sub-s0-backward-1"]
-    assert 'data-start="0"' in client.get("/lab/seed002-ex2?at=s7-nothing").get_data(as_text=True)
+    # a sub-step the network does not have is a friendly error page, not a 500
+    missing = client.get(lab_url("seed002-ex2", "s7-loss"))
+    assert missing.status_code == 422 and "gallery of worked examples" in missing.get_data(as_text=True)
+
+
+def test_a_preset_page_starts_at_the_first_sub_step_whatever_its_query(client):
+    # /lab/<preset_id> is the gallery's link; sub-steps and edited networks live in /lab?state= only
+    for query in ("", "?at=s0-backward-1", "?net=garbage", "?utm_source=course-site"):
+        response = client.get(f"/lab/seed002-ex2{query}")
+        assert response.status_code == 200 and 'data-start="0"' in response.get_data(as_text=True)
 
 
 def test_unknown_preset_is_404(client):
     assert client.get("/lab/no-such-example").status_code == 404
 
 
-@pytest.mark.parametrize("net", ["garbage", "eJzLSM3JyQcABiwCFQ"])
-def test_a_bad_net_in_the_url_is_400(client, net):
-    assert client.get(f"/lab/xor?net={net}").status_code == 400
+@pytest.mark.parametrize("token", ["garbage!", "eJzLSM3JyQcABiwCFQ"])
+def test_a_bad_state_in_the_url_is_400(client, token):
+    assert client.get(f"/lab?state={token}").status_code == 400
+
+
+def test_a_bad_last_valid_network_in_the_form_falls_back_to_the_preset(client):
+    page = Page(client.get("/lab/seed002-ex2").get_data(as_text=True))
+    assert state.decode(page.fields["last-valid"], Limits()).state.request == presets.get("seed002-ex2").request
+    fields = dict(page.fields, **{"W1[1,1]": "x", "last-valid": "eJzLSM3JyQcABiwCFQ"})
+    html = post_edit(client, "seed002-ex2", fields).get_data(as_text=True)
+    assert loss_of(html) == loss_of(client.get("/lab/seed002-ex2").get_data(as_text=True))
 
 
 def test_gradient_check_panel(client):
@@ -284,7 +306,7 @@ def test_reset_returns_to_the_preset(client):
 
 
 def test_the_position_survives_an_edit(client):
-    page = Page(client.get("/lab/xor?at=s3-backward-1").get_data(as_text=True))
+    page = Page(client.get(lab_url("xor", "s3-backward-1")).get_data(as_text=True))
     assert page.fields["at"] == "s3-backward-1"
     response = post_edit(client, "xor", dict(page.fields, **{"W1[1,1]": "0.2"}))
     assert pushed_state(response).substep == "s3-backward-1"
@@ -329,10 +351,9 @@ def test_a_malformed_form_is_400(client):
 
 
 def test_a_saturated_output_is_explained_not_drawn(client, refcases):
-    from webapp.lab import encode_net
-
     request = refcases["stability_softmax_ce"]["request"]
-    html = client.get(f"/lab/quiz4-softmax-ce?net={encode_net(request)}&at=s0-loss").get_data(as_text=True)
+    token = state.encode(state.LabState(request, "s0-loss", None, "quiz4-softmax-ce"))
+    html = client.get(f"/lab?state={token}").get_data(as_text=True)
     assert "dL/dY is not finite here" in html
     loss_panels = next(s for s in lab_data(html)["substeps"] if s["key"] == "s0-loss")["panels"]
     assert [slug for slug, *_ in loss_panels] == ["t-Y", "t-T"]

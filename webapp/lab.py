@@ -16,11 +16,9 @@ the cells were written in), `at` (the sub-step) and `last-valid`.
 """
 from __future__ import annotations
 
-import base64
 import json
 import math
 import re
-import zlib
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
@@ -47,7 +45,6 @@ LAB_MAX_NUMBERS = 20_000  # numbers in the whole trace (numbers per step x steps
 
 NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 INTEGER = re.compile(r"^[+-]?\d+$")
-MAX_NET_BYTES = 1 << 20
 
 
 @dataclass
@@ -259,29 +256,7 @@ def field_of_path(path: str) -> str | None:
             "optimizer/learning_rate": "learning-rate", "steps": "steps", "layout": "layout"}.get(path)
 
 
-# --- the state in the URL ---------------------------------------------------------------------
-
-
-def encode_net(body: dict) -> str:
-    """A request body as a short URL-safe token (zlib-compressed JSON in base64url)."""
-    raw = json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
-    return base64.urlsafe_b64encode(zlib.compress(raw, 9)).decode().rstrip("=")
-
-
-def decode_net(token: str) -> dict:
-    """Inverse of encode_net; ValueError for anything else (the caller validates the body)."""
-    try:
-        packed = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        inflater = zlib.decompressobj()
-        raw = inflater.decompress(packed, MAX_NET_BYTES)
-        if inflater.unconsumed_tail:
-            raise ValueError("the network in the URL is too large")
-        body = json.loads(raw)
-    except (ValueError, zlib.error, UnicodeDecodeError) as error:
-        raise ValueError(f"the network in the URL cannot be read ({error})") from None
-    if not isinstance(body, dict):
-        raise ValueError("the network in the URL is not a request object")
-    return body
+# --- comparing networks ---------------------------------------------------------------------
 
 
 def same_network(body: dict, other: dict) -> bool:

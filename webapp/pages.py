@@ -2,8 +2,9 @@
 
 The lab's whole state is in its URL: `GET /lab?state=<token>` (webapp.state:
 the request, the sub-step shown, the open panels and the worked example it
-started from). `GET /lab/<preset_id>` opens a worked example (also with the
-older `?net=<token>&at=<key>`). Stepping and opening or closing a panel
+started from). `GET /lab/<preset_id>` opens a worked example at its first
+sub-step (the gallery links there); every other lab URL is `/lab?state=`.
+Stepping and opening or closing a panel
 rewrite the URL in the browser; an edit posts the lab's form to
 `POST /lab/<preset_id>` (`POST /lab` for a network from no preset), which
 answers the `_lab.html` partial to htmx with the URL of the new state
@@ -122,14 +123,9 @@ def open_state() -> Response | str:
 
 @bp.get("/lab/<preset_id>")
 def lab_page(preset_id: str) -> Response | str:
+    # Query arguments are ignored: a site that links here may add its own (tracking, cache busting).
     preset = _preset(preset_id)
-    body = preset.body()
-    if request.args.get("net"):
-        try:
-            body = lab.decode_net(request.args["net"])
-        except ValueError as error:
-            return error_page(400, "This link does not hold a network the lab can show", str(error))
-    return render_lab(state.LabState(body, request.args.get("at"), None, preset.id), View())
+    return render_lab(state.LabState(preset.body(), None, None, preset.id), View())
 
 
 def render_lab(lab_state: state.LabState, view: View) -> Response | str:
@@ -212,13 +208,13 @@ def parse_panels(raw: str) -> tuple[str, ...]:
 
 
 def _last_valid(preset: presetsmod.Preset | None, token: str) -> dict:
-    """The network shown before an invalid edit (from the form), or the preset's."""
+    """The network shown before an invalid edit (a state token in the form), or the preset's."""
     if token:
         try:
-            body = lab.decode_net(token)
+            body = state.decode(token).state.request
             lab.run(body)
             return body
-        except (ValueError, lab.Rejected):
+        except (Problem, lab.Rejected):
             pass
     if preset is None:
         abort(400, "The form lost the network it was editing; open the link again.")
@@ -250,7 +246,7 @@ def lab_context(preset, draft, body, errors, general, notes, at, view: View) -> 
         "viewer": viewer,
         "pristine": pristine,
         "edited": not pristine,
-        "last_valid": lab.encode_net(body),
+        "last_valid": state.encode(state.LabState(body)),
         "rendered_shape": lab.rendered_shape(draft),
         "view": view,
         "lab_panels": LAB_PANELS,

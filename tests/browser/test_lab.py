@@ -42,6 +42,11 @@ def shoot(page, path) -> None:
     page.screenshot(path=str(path), full_page=True)
 
 
+def lab_url(preset_id: str, substep: str) -> str:
+    """The lab's URL of a preset's network at a sub-step."""
+    return "/lab?state=" + state.encode(state.LabState(presets.get(preset_id).body(), substep, None, preset_id))
+
+
 def open_lab(watched, path: str) -> dict:
     page = watched.page
     page.goto(f"{watched.base_url}{path}")
@@ -255,7 +260,7 @@ def test_buttons_and_scrubber_step(watched, api, screenshots):
 
 def test_editing_w1_changes_the_loss_to_the_apis(watched, api, screenshots):
     page = watched.page
-    before = open_lab(watched, "/lab/seed002-ex2?at=s0-backward-1")
+    before = open_lab(watched, lab_url("seed002-ex2", "s0-backward-1"))
     cell = page.get_by_label("W1[1,1]", exact=True)
     cell.fill("0.25")
     after = wait_for_new_lab(page, lambda: cell.press("Tab"))
@@ -275,7 +280,7 @@ def test_editing_w1_changes_the_loss_to_the_apis(watched, api, screenshots):
 
 def test_invalid_input_shows_a_message_and_keeps_the_state(watched):
     page = watched.page
-    before = open_lab(watched, "/lab/mazur-2-2-2?at=s0-loss")
+    before = open_lab(watched, lab_url("mazur-2-2-2", "s0-loss"))
     cell = page.get_by_label("W2[2,1]", exact=True)
     cell.fill("0.5.5")
     after = wait_for_new_lab(page, lambda: cell.press("Tab"))
