@@ -23,10 +23,21 @@ class Preset:
         return copy.deepcopy(self.request)
 
 
-_SEED004_LAYERS = [
-    {"weights": [[3.0, 6.0], [4.0, 5.0]], "bias": [1.0, -6.0], "activation": "sigmoid"},
-    {"weights": [[2.0, 3.0], [4.0, 3.0]], "bias": [-1.0, -2.0], "activation": "softmax"},
-]
+def _seed004(train_layer1: bool) -> dict:
+    """Seed 004, Problem 2: one example, sigmoid then softmax, half the summed squared error."""
+    frozen = {} if train_layer1 else {"train_weights": False, "train_bias": False}
+    return {
+        "layout": "rows",
+        "layers": [
+            {"weights": [[3.0, 6.0], [4.0, 5.0]], "bias": [1.0, -6.0], "activation": "sigmoid", **frozen},
+            {"weights": [[2.0, 3.0], [4.0, 3.0]], "bias": [-1.0, -2.0], "activation": "softmax"},
+        ],
+        "inputs": [[1.0, 0.0]],
+        "targets": [[0.0, 1.0]],
+        "loss": {"name": "squared_error", "reduction": "sum", "half": True},
+        "optimizer": {"name": "sgd", "learning_rate": 0.5},
+        "steps": 1,
+    }
 
 PRESETS: tuple[Preset, ...] = (
     Preset(
@@ -54,15 +65,7 @@ PRESETS: tuple[Preset, ...] = (
         description="One example; the softmax Jacobian is applied in full because the loss is squared, not cross-entropy.",
         source="seed 004 (HW3), Problem 2, case 1",
         convention="examples as rows: S = X W + 1 b, L = 1/2 ||y_hat - y||^2, learning rate 0.5",
-        request={
-            "layout": "rows",
-            "layers": copy.deepcopy(_SEED004_LAYERS),
-            "inputs": [[1.0, 0.0]],
-            "targets": [[0.0, 1.0]],
-            "loss": {"name": "squared_error", "reduction": "sum", "half": True},
-            "optimizer": {"name": "sgd", "learning_rate": 0.5},
-            "steps": 1,
-        },
+        request=_seed004(train_layer1=True),
     ),
     Preset(
         id="seed004-p2-case2",
@@ -70,18 +73,7 @@ PRESETS: tuple[Preset, ...] = (
         description="Only W2 and b2 are updated; the gradients of layer 1 are still computed and shown.",
         source="seed 004 (HW3), Problem 2, case 2",
         convention="examples as rows: S = X W + 1 b, L = 1/2 ||y_hat - y||^2, learning rate 0.5",
-        request={
-            "layout": "rows",
-            "layers": [
-                {**copy.deepcopy(_SEED004_LAYERS[0]), "train_weights": False, "train_bias": False},
-                copy.deepcopy(_SEED004_LAYERS[1]),
-            ],
-            "inputs": [[1.0, 0.0]],
-            "targets": [[0.0, 1.0]],
-            "loss": {"name": "squared_error", "reduction": "sum", "half": True},
-            "optimizer": {"name": "sgd", "learning_rate": 0.5},
-            "steps": 1,
-        },
+        request=_seed004(train_layer1=False),
     ),
     Preset(
         id="quiz4-softmax-ce",

@@ -216,3 +216,15 @@ def test_frozen_layer_of_seed004_case2_keeps_its_parameters():
     case1 = run("seed004-p2-case1").steps[0]
     np.testing.assert_array_equal(backward(step, 1).grad_weights, backward(case1, 1).grad_weights)
     np.testing.assert_array_equal(update(step, 2).weights, update(case1, 2).weights)
+
+
+REFCASES = ERRATA.with_name("trace-v1-cases.json")
+
+
+@pytest.mark.parametrize(
+    ("case", "preset_id"), [*PRESET_OF.items(), ("quiz4_softmax_ce", "quiz4-softmax-ce")]
+)
+def test_seed_presets_are_the_reference_requests(case, preset_id):
+    """The worked examples are exactly the requests whose traces were computed independently."""
+    requests = {c["name"]: c["request"] for c in json.loads(REFCASES.read_text())["cases"]}
+    assert presets.get(preset_id).request == requests[case]
