@@ -6,7 +6,7 @@ from werkzeug.datastructures import MultiDict
 from engine import presets
 from engine import spec as specmod
 from engine.timeline import substeps
-from webapp import lab
+from webapp import lab, lab_draft, lab_edits, lab_form, lab_view
 
 SEED002 = presets.get("seed002-ex2")  # columns layout, no biases
 QUIZ4 = presets.get("quiz4-softmax-ce")  # rows layout, biases, labels
@@ -14,9 +14,9 @@ QUIZ4 = presets.get("quiz4-softmax-ce")  # rows layout, biases, labels
 
 def form_of(body: dict, **changes) -> MultiDict:
     """The fields the lab's form posts for a body, as a browser sends them, with some changed."""
-    draft = lab.draft_from_body(body, seed=5)
+    draft = lab_draft.draft_from_body(body, seed=5)
     fields = {
-        "rendered-shape": lab.rendered_shape(draft),
+        "rendered-shape": lab_form.rendered_shape(draft),
         "rendered-layout": draft.layout,
         "layout": draft.layout,
         "examples": str(draft.examples),
@@ -41,7 +41,7 @@ def form_of(body: dict, **changes) -> MultiDict:
             fields[f"train-weights-{index}"] = "on"
         if layer.train_bias:
             fields[f"train-bias-{index}"] = "on"
-    for grid in lab.grids(draft, {}).values():
+    for grid in lab_form.grids(draft, {}).values():
         for row in grid.cells:
             for cell in row:
                 fields[cell.name] = cell.value
@@ -55,24 +55,24 @@ def spec_of(body):
 
 @pytest.mark.parametrize("text, value", [("0.6", 0.6), (" -1.5e-3 ", -0.0015), ("\u22122", -2.0), (".5", 0.5), ("3.", 3.0)])
 def test_parse_number(text, value):
-    assert lab.parse_number(text) == value
+    assert lab_draft.parse_number(text) == value
 
 
 @pytest.mark.parametrize("text", ["", "abc", "1,5", "nan", "inf", "1e999", "0x10", "1_000", "--1"])
 def test_parse_number_rejects(text):
     with pytest.raises(ValueError):
-        lab.parse_number(text)
+        lab_draft.parse_number(text)
 
 
 @pytest.mark.parametrize("value, text", [(0.6, "0.6"), (1.0, "1"), (-0.0, "0"), (1e-05, "1e-05"), (0.1 + 0.2, "0.30000000000000004")])
 def test_number_text_reads_back_exactly(value, text):
-    assert lab.number_text(value) == text
+    assert lab_draft.number_text(value) == text
     assert float(text) == value
 
 
 @pytest.mark.parametrize("preset", presets.PRESETS, ids=lambda p: p.id)
 def test_a_body_survives_the_form(preset):
-    body, errors = lab.body_from_draft(lab.draft_from_form(form_of(preset.request)))
+    body, errors = lab_draft.body_from_draft(lab_form.draft_from_form(form_of(preset.request)))
     assert errors == {}
     original, again = spec_of(preset.request), spec_of(body)
     assert again.layout == original.layout
@@ -90,7 +90,7 @@ def test_a_body_survives_the_form(preset):
 
 
 def test_cells_are_named_as_written_in_the_layout():
-    grids = lab.grids(lab.draft_from_body(SEED002.request), {})
+    grids = lab_form.grids(lab_draft.draft_from_body(SEED002.request), {})
     weights = SEED002.request["layers"][0]["weights"]  # columns layout: W1 is 3 x 2
     assert grids["W1"].shape == (3, 2)
     assert grids["W1"].cells[1][0].name == "W1[2,1]"
@@ -101,37 +101,37 @@ def test_cells_are_named_as_written_in_the_layout():
 
 
 def test_bias_and_label_cells():
-    grids = lab.grids(lab.draft_from_body(QUIZ4.request), {})
+    grids = lab_form.grids(lab_draft.draft_from_body(QUIZ4.request), {})
     assert [cell.name for cell in grids["b2"].cells[0]] == ["b2[1]", "b2[2]", "b2[3]"]  # a row in the rows layout
     assert [cell.value for cell in grids["label"].cells[0]] == [str(c) for c in QUIZ4.request["labels"]]
     assert grids["label"].cells[0][2].name == "label[3]"
 
 
 def test_layout_toggle_transposes_every_matrix():
-    edit = lab.read_form(form_of(SEED002.request, layout="rows"))
-    body, errors = lab.body_from_draft(edit.draft)
+    edit = lab_edits.read_form(form_of(SEED002.request, layout="rows"))
+    body, errors = lab_draft.body_from_draft(edit.draft)
     assert errors == {} and body["layout"] == "rows"
     np.testing.assert_array_equal(body["inputs"], np.array(SEED002.request["inputs"]).T)
     np.testing.assert_array_equal(body["targets"], np.array(SEED002.request["targets"]).T)
     for layer, original in zip(body["layers"], SEED002.request["layers"]):
         np.testing.assert_array_equal(layer["weights"], np.array(original["weights"]).T)
-    grids = lab.grids(edit.draft, {})
+    grids = lab_form.grids(edit.draft, {})
     assert float(grids["W1"].cells[0][1].value) == SEED002.request["layers"][0]["weights"][1][0]
 
 
 def test_an_invalid_cell_keeps_its_text_and_gets_a_message():
-    edit = lab.read_form(form_of(SEED002.request, **{"W1[2,1]": "0.7x"}))
-    body, errors = lab.body_from_draft(edit.draft)
+    edit = lab_edits.read_form(form_of(SEED002.request, **{"W1[2,1]": "0.7x"}))
+    body, errors = lab_draft.body_from_draft(edit.draft)
     assert set(errors) == {"W1[2,1]"}
     assert "not a number" in errors["W1[2,1]"]
-    cell = lab.grids(edit.draft, errors)["W1"].cells[1][0]
+    cell = lab_form.grids(edit.draft, errors)["W1"].cells[1][0]
     assert (cell.value, cell.error) == ("0.7x", errors["W1[2,1]"])
     # every other number is still there
     assert body["layers"][0]["weights"][0] == SEED002.request["layers"][0]["weights"][0]
 
 
 def test_too_many_steps_are_refused_with_the_bound():
-    _, errors = lab.body_from_draft(lab.read_form(form_of(SEED002.request, steps="21")).draft)
+    _, errors = lab_draft.body_from_draft(lab_edits.read_form(form_of(SEED002.request, steps="21")).draft)
     assert "at most 20" in errors["steps"]
 
 
@@ -156,8 +156,8 @@ def test_error_paths_point_at_fields(path, name):
 
 
 def test_units_grow_keeping_the_old_numbers():
-    edit = lab.read_form(form_of(SEED002.request, **{"units-1": "4"}))
-    body, errors = lab.body_from_draft(edit.draft)
+    edit = lab_edits.read_form(form_of(SEED002.request, **{"units-1": "4"}))
+    body, errors = lab_draft.body_from_draft(edit.draft)
     assert errors == {}
     spec = spec_of(body)
     assert spec.widths == (2, 4, 1)
@@ -168,7 +168,7 @@ def test_units_grow_keeping_the_old_numbers():
 
 
 def test_more_examples_start_at_zero():
-    body, errors = lab.body_from_draft(lab.read_form(form_of(QUIZ4.request, examples="6")).draft)
+    body, errors = lab_draft.body_from_draft(lab_edits.read_form(form_of(QUIZ4.request, examples="6")).draft)
     assert errors == {}
     assert len(body["inputs"]) == 6 and body["inputs"][5] == [0.0] * 4
     assert body["labels"] == QUIZ4.request["labels"] + [0]
@@ -176,83 +176,83 @@ def test_more_examples_start_at_zero():
 
 @pytest.mark.parametrize("field, value", [("units-1", "0"), ("units-1", "13"), ("examples", "two")])
 def test_bad_counts_keep_the_shape(field, value):
-    edit = lab.read_form(form_of(SEED002.request, **{field: value}))
+    edit = lab_edits.read_form(form_of(SEED002.request, **{field: value}))
     assert field in edit.errors
     assert edit.draft.widths == [2, 3, 1] and edit.draft.examples == 4
 
 
 def test_add_and_remove_a_hidden_layer():
-    edit = lab.read_form(form_of(SEED002.request, action="add-layer"))
+    edit = lab_edits.read_form(form_of(SEED002.request, action="add-layer"))
     assert edit.draft.widths == [2, 3, 3, 1]
-    body, errors = lab.body_from_draft(edit.draft)
+    body, errors = lab_draft.body_from_draft(edit.draft)
     assert errors == {} and spec_of(body).widths == (2, 3, 3, 1)
     # the output layer is untouched; the new layer has a bias and the hidden activation
     assert body["layers"][2]["weights"] == SEED002.request["layers"][1]["weights"]
     assert body["layers"][1]["activation"] == "relu" and body["layers"][1]["bias"] == [0.0] * 3
 
-    again = lab.read_form(form_of(body, action="remove-layer-1"))
-    body, errors = lab.body_from_draft(again.draft)
+    again = lab_edits.read_form(form_of(body, action="remove-layer-1"))
+    body, errors = lab_draft.body_from_draft(again.draft)
     assert errors == {} and spec_of(body).widths == (2, 3, 1)
 
 
 def test_the_output_layer_cannot_be_removed():
-    edit = lab.read_form(form_of(SEED002.request, action="remove-layer-2"))
+    edit = lab_edits.read_form(form_of(SEED002.request, action="remove-layer-2"))
     assert "layers" in edit.errors and edit.draft.widths == [2, 3, 1]
 
 
 def test_randomize_is_seeded_and_shows_the_seed():
-    first = lab.read_form(form_of(SEED002.request, seed="7", action="randomize"))
-    second = lab.read_form(form_of(SEED002.request, seed="7", action="randomize"))
+    first = lab_edits.read_form(form_of(SEED002.request, seed="7", action="randomize"))
+    second = lab_edits.read_form(form_of(SEED002.request, seed="7", action="randomize"))
     assert [layer.weights for layer in first.draft.layers] == [layer.weights for layer in second.draft.layers]
-    assert first.draft.layers[0].weights != lab.draft_from_body(SEED002.request).layers[0].weights
+    assert first.draft.layers[0].weights != lab_draft.draft_from_body(SEED002.request).layers[0].weights
     assert any("default_rng(7)" in note for note in first.notes)
     assert first.draft.seed == "8"
-    other = lab.read_form(form_of(SEED002.request, seed="8", action="randomize"))
+    other = lab_edits.read_form(form_of(SEED002.request, seed="8", action="randomize"))
     assert other.draft.layers[0].weights != first.draft.layers[0].weights
     # inputs and targets are not touched
-    body, _ = lab.body_from_draft(first.draft)
+    body, _ = lab_draft.body_from_draft(first.draft)
     assert body["inputs"] == SEED002.request["inputs"]
 
 
 def test_bias_toggle_adds_zeros_and_removes():
-    edit = lab.read_form(form_of(SEED002.request, **{"bias-1": "on"}))
+    edit = lab_edits.read_form(form_of(SEED002.request, **{"bias-1": "on"}))
     assert edit.draft.layers[0].bias == ["0", "0", "0"]
-    edit = lab.read_form(form_of(QUIZ4.request, **{"bias-2": None}))
+    edit = lab_edits.read_form(form_of(QUIZ4.request, **{"bias-2": None}))
     assert edit.draft.layers[1].bias is None
 
 
 def test_targets_and_labels_switch():
-    edit = lab.read_form(form_of(QUIZ4.request, **{"targets-mode": "targets"}))
-    body, _ = lab.body_from_draft(edit.draft)
+    edit = lab_edits.read_form(form_of(QUIZ4.request, **{"targets-mode": "targets"}))
+    body, _ = lab_draft.body_from_draft(edit.draft)
     expected = np.zeros((5, 3))
     expected[np.arange(5), QUIZ4.request["labels"]] = 1
     np.testing.assert_array_equal(body["targets"], expected)
-    back = lab.read_form(form_of(body, **{"targets-mode": "labels"}))
-    assert lab.body_from_draft(back.draft)[0]["labels"] == QUIZ4.request["labels"]
+    back = lab_edits.read_form(form_of(body, **{"targets-mode": "labels"}))
+    assert lab_draft.body_from_draft(back.draft)[0]["labels"] == QUIZ4.request["labels"]
 
 
 def test_a_reduction_the_loss_does_not_take_falls_back_to_mean():
-    edit = lab.read_form(form_of(SEED002.request, loss="cross_entropy", reduction="mean_all"))
+    edit = lab_edits.read_form(form_of(SEED002.request, loss="cross_entropy", reduction="mean_all"))
     assert edit.draft.reduction == "mean" and edit.notes
 
 
 def test_same_network_ignores_the_layout():
-    transposed, _ = lab.body_from_draft(lab.read_form(form_of(SEED002.request, layout="rows")).draft)
-    assert lab.same_network(transposed, SEED002.request)
-    edited, _ = lab.body_from_draft(lab.read_form(form_of(SEED002.request, **{"W1[1,1]": "0.61"})).draft)
-    assert not lab.same_network(edited, SEED002.request)
+    transposed, _ = lab_draft.body_from_draft(lab_edits.read_form(form_of(SEED002.request, layout="rows")).draft)
+    assert lab_draft.same_network(transposed, SEED002.request)
+    edited, _ = lab_draft.body_from_draft(lab_edits.read_form(form_of(SEED002.request, **{"W1[1,1]": "0.61"})).draft)
+    assert not lab_draft.same_network(edited, SEED002.request)
 
 
 def test_position_keeps_a_key_or_goes_to_the_nearest():
     two_layers = substeps(2, 2)
     keys = [s.key for s in two_layers]
-    assert lab.position_of(two_layers, "s1-backward-2") == keys.index("s1-backward-2")
-    assert lab.position_of(two_layers, None) == 0
-    assert lab.position_of(two_layers, "garbage") == 0
+    assert lab_view.position_of(two_layers, "s1-backward-2") == keys.index("s1-backward-2")
+    assert lab_view.position_of(two_layers, None) == 0
+    assert lab_view.position_of(two_layers, "garbage") == 0
     # a step that is gone: the same sub-step in the last step
-    assert lab.position_of(two_layers, "s5-loss") == keys.index("s1-loss")
+    assert lab_view.position_of(two_layers, "s5-loss") == keys.index("s1-loss")
     # a layer that is gone: the same kind at the nearest layer
-    assert lab.position_of(two_layers, "s0-forward-3") == keys.index("s0-forward-2")
+    assert lab_view.position_of(two_layers, "s0-forward-3") == keys.index("s0-forward-2")
 
 
 def test_run_rejects_what_the_lab_cannot_draw(app):

@@ -27,7 +27,7 @@ from werkzeug.exceptions import HTTPException
 
 from engine import presets as presetsmod
 
-from . import export, lab, pages, state
+from . import export, lab, lab_context, pages, state
 from .api import to_json, trace_result
 from .problems import BadRequest, Problem, TooLarge, problem_response
 
@@ -65,7 +65,7 @@ def embed() -> Response | str:
         decoded = state.decode(request.args.get("state", ""))
         panels = decoded.state.panels or state.PANELS
         if "panels" in request.args:
-            panels = pages.parse_panels(request.args["panels"])
+            panels = lab_context.parse_panels(request.args["panels"])
             if not panels:
                 raise ValueError("name at least one panel to show: heatmaps, equation, diagram, loss or controls")
         substep = request.args.get("step") or decoded.state.substep
@@ -75,7 +75,7 @@ def embed() -> Response | str:
     except ValueError as error:
         return pages.error_page(400, "This embedded example cannot be shown", str(error), embed=True)
     readonly = request.args.get("readonly", "") in ("1", "true", "yes")
-    view = pages.View(panels=panels, embed=True, readonly=readonly)
+    view = lab_context.View(panels=panels, embed=True, readonly=readonly)
     return pages.render_lab(replace(decoded.state, substep=substep), view)
 
 
@@ -151,11 +151,11 @@ def standalone_html(lab_state: state.LabState) -> str:
     except lab.Rejected as rejected:
         raise TooLarge(f"the lab cannot draw this network, so it has no HTML export: {rejected}") from None
     preset = presetsmod.get(lab_state.preset) if lab_state.preset else None
-    _, viewer = pages.viewer_of(lab_state.request, preset, lab_state.substep)
+    _, viewer = lab_context.viewer_of(lab_state.request, preset, lab_state.substep)
     return render_template(
         "export.html",
         viewer=viewer,
-        view=pages.View(),
+        view=lab_context.View(),
         preset=preset,
         title=_title(lab_state),
         permalink=url_for("pages.lab", state=state.encode(lab_state), _external=True),
@@ -179,7 +179,7 @@ def _state_argument() -> str:
 
 
 def _title(lab_state: state.LabState) -> str:
-    return pages.title_of(presetsmod.get(lab_state.preset) if lab_state.preset else None)
+    return lab_context.title_of(presetsmod.get(lab_state.preset) if lab_state.preset else None)
 
 
 def _embeddable(url: str) -> dict[str, str]:
