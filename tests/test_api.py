@@ -525,3 +525,16 @@ def test_any_edit_of_a_valid_body_gets_a_contract_status(client, path, value, ba
         json.loads(response.get_data(as_text=True), parse_constant=_reject_constant)
     else:
         assert response.mimetype == PROBLEM
+
+
+def test_trace_numbers_are_the_engines_float64_values_exactly(client):
+    """The JSON carries every number at full precision: parsed back, it equals the engine's value bit for bit."""
+    from engine import presets as presetsmod
+    from engine import spec as specmod
+    from engine import trace as tracemod
+
+    for preset in presetsmod.PRESETS:
+        response = client.post("/api/v1/trace", json=preset.body())
+        assert response.status_code == 200
+        expected = tracemod.run(specmod.from_request(preset.body())).to_dict()
+        assert json.loads(response.get_data(as_text=True), parse_constant=_reject_constant) == expected

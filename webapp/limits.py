@@ -7,6 +7,7 @@ tens of megabytes of JSON. An app overrides any of them with
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 from flask import Flask, current_app
 from pydantic import ConfigDict, Field
@@ -50,7 +51,13 @@ class Limits:
 
 def current_limits() -> Limits:
     """The limits of the current app: the defaults with `app.config["LIMITS"]` over them."""
-    return Limits(**current_app.config.get("LIMITS", {}))
+    return _limits(tuple(sorted(current_app.config.get("LIMITS", {}).items())))
+
+
+@functools.lru_cache(maxsize=64)
+def _limits(overrides: tuple) -> Limits:
+    # Validating the limits on every request would cost as much as a small trace.
+    return Limits(**dict(overrides))
 
 
 def check_spec(spec: Spec, limits: Limits, gradcheck: bool = False) -> None:
