@@ -541,6 +541,19 @@
     pendingTyped = null;
   });
 
+  // "Edit W1" on a heatmap card and the editor's "Numbers" links: focus the grid's first cell.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest ? event.target.closest("[data-edit]") : null;
+    var cell = link ? document.getElementById(link.dataset.edit) : null;
+    if (!cell) return;
+    event.preventDefault(); // the URL keeps the state, not a fragment
+    var closed = cell.closest("details:not([open])");
+    if (closed) closed.open = true;
+    cell.focus({ preventScroll: true });
+    cell.scrollIntoView({ block: "center" });
+    cell.select();
+  });
+
   document.addEventListener("input", function (event) {
     if (event.target && event.target.dataset) delete event.target.dataset.typed;
   });

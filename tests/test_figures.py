@@ -223,3 +223,34 @@ def test_hover_names_the_cell_in_math_notation():
     assert figures.heatmap_figure(matrix, 1.0).data[0].hovertemplate.startswith("dL/dW2[%{y},%{x}] = ")
     assert figures.heatmap_figure(row, 1.0).data[0].hovertemplate.startswith("b1[%{x}] = ")
     assert figures.heatmap_figure(column_vector, 1.0).data[0].hovertemplate.startswith("b1[%{y}] = ")
+
+
+# JavaScript's Number.prototype.toPrecision(4), trailing zeros trimmed: what d3-format's "~.4g" writes.
+@pytest.mark.parametrize(
+    "value, text",
+    [(-0.004507123, "-0.004507"), (0.00503, "0.00503"), (0.1, "0.1"), (1.0, "1"), (100.0, "100"), (0.0, "0"),
+     (12345.6, "1.235e+4"), (9999.5, "1e+4"), (-1.2e-7, "-1.2e-7"), (0.0000012345, "0.000001234"), (-0.0, "0")],
+)
+def test_cell_text_is_what_plotly_writes(value, text):
+    assert figures.cell_text(value) == text
+
+
+def test_cells_are_as_wide_as_the_longest_value_of_any_frame():
+    short = figures.Tensor("W1", (np.full((2, 2), 0.5),), "W1", ("in", "out"))
+    later_long = figures.Tensor("W1", (np.full((2, 2), 0.5), np.full((2, 2), -0.004507)), "W1", ("in", "out"))
+    narrow, wide = (figures.heatmap_figure(t, 1.0).layout.width for t in (short, later_long))
+    # "-0.004507" has six more characters than "0.5": each of the two columns grows by at least
+    # five digits' width (half an em each, in any font) at 10.5 px
+    assert wide - narrow >= 2 * 5 * 0.5 * 10.5
+
+
+def test_a_one_row_heatmap_gets_a_colour_bar_tall_enough_for_its_ticks():
+    row = figures.Tensor("δ2", (np.ones((1, 4)),), "δ2", ("unit", "example"))
+    tall = figures.Tensor("δ1", (np.ones((4, 4)),), "δ1", ("unit", "example"))
+    for tensor in (row, tall):
+        figure = figures.heatmap_figure(tensor, 1.0)
+        bar = figure.data[0].colorbar
+        plot_height = figure.layout.height - figure.layout.margin.t - figure.layout.margin.b
+        assert bar.lenmode == "pixels" and bar.len >= max(3 * 9 * 1.5, plot_height)  # three 9 px tick labels, spaced
+        # it stays inside the figure
+        assert (bar.len - plot_height) / 2 <= min(figure.layout.margin.t, figure.layout.margin.b)

@@ -222,6 +222,30 @@ def test_seed_errata_are_shown_beside_the_values(client):
     assert "0.0985" in card and "Y[1,1]" in card
 
 
+def test_parameter_and_data_cards_link_to_their_grids(client):
+    html = client.get("/lab/quiz4-softmax-ce").get_data(as_text=True)
+    page = Page(html)
+    for tensor, cell in [("W1", "W1[1,1]"), ("b2", "b2[1]"), ("X", "X[1,1]"), ("T", "label[1]")]:
+        card = re.search(rf'<figure class="panel" id="[^"]*" data-tensor="{re.escape(tensor)}".*?</figure>', html, re.S)
+        link = re.search(r'<a class="card-edit" href="#([^"]+)" data-edit="([^"]+)">', card.group(0))
+        assert link.group(1) == link.group(2) == page.inputs[cell]["id"], tensor
+    for tensor in ("S1", "δ2", "W1 (new)"):  # not something to type in
+        card = re.search(rf'<figure class="panel" id="[^"]*" data-tensor="{re.escape(tensor)}".*?</figure>', html, re.S)
+        assert "card-edit" not in card.group(0), tensor
+    # the editor opens with a link to every grid
+    jump = re.search(r'<nav class="jump".*?</nav>', html, re.S).group(0)
+    targets = re.findall(r'data-edit="([^"]+)"', jump)
+    assert targets == [page.inputs[name]["id"] for name in ("X[1,1]", "W1[1,1]", "b1[1]", "W2[1,1]", "b2[1]", "label[1]")]
+
+
+def test_a_read_only_embed_has_no_edit_links(client):
+    token = state.encode(state.LabState(presets.get("xor").body(), preset="xor"))
+    html = client.get("/embed", query_string={"state": token, "readonly": "1"}).get_data(as_text=True)
+    assert "data-edit=" not in html
+    editable = client.get("/embed", query_string={"state": token}).get_data(as_text=True)
+    assert 'class="card-edit"' in editable
+
+
 # --- editing ------------------------------------------------------------------------------------
 
 

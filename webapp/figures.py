@@ -11,6 +11,7 @@ the targets).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +22,13 @@ from engine.timeline import Substep
 from engine.trace import Trace
 
 MAX_WRITTEN = 8  # values are written in the cells of matrices up to 8 x 8
+TEXT_SIZE = 10.5  # px, the values written in the cells
+CELL_PADDING = 5  # px each side of the longest value
+MIN_CELL_WIDTH = 34
+# Advance widths of DejaVu Sans (em) for what a written number holds; other fonts are narrower.
+_ADVANCE = {**dict.fromkeys("0123456789", 0.636), ".": 0.318, "-": 0.361, "+": 0.838, "e": 0.615}
+# A colour bar needs this much height for its three tick labels; a shorter plot gets a longer bar.
+MIN_COLOURBAR = 56
 # Blue for negative, white at 0, red for positive (ColorBrewer RdBu, reversed).
 COLORSCALE = [
     [0.0, "#2166ac"],
@@ -163,22 +171,54 @@ def limits(found: dict[str, Tensor]) -> dict[str, float]:
     return {family: value if value > 0 else 1.0 for family, value in largest.items()}
 
 
-def _cell_size(shape: tuple[int, int]) -> tuple[int, int]:
-    """(width, height) of a cell in pixels: room for 4 significant digits where they are written."""
-    if max(shape) <= MAX_WRITTEN:
-        return 54, 30
-    side = max(4, min(24, 300 // max(shape)))
-    return side, side
+def cell_text(value: float) -> str:
+    """A cell's text as Plotly writes it with "%{z:.4~g}".
+
+    d3-format's ~g: JavaScript's toPrecision(4) (exponential when the exponent is
+    below -6 or at least 4), with the trailing zeros of the mantissa trimmed.
+    """
+    value = float(value)
+    if value == 0:
+        return "0"
+    mantissa, exponent = f"{abs(value):.3e}".split("e")
+    power = int(exponent)
+    if power < -6 or power >= 4:
+        text = mantissa.rstrip("0").rstrip(".") + ("e+" if power >= 0 else "e-") + str(abs(power))
+    else:
+        text = f"{abs(value):.{3 - power}f}"
+        text = text.rstrip("0").rstrip(".") if "." in text else text
+    return ("-" if value < 0 else "") + text
+
+
+def text_width(text: str, size: float = TEXT_SIZE) -> float:
+    """The width in pixels of a number written in DejaVu Sans, one of the widest fonts it may get."""
+    return size * sum(_ADVANCE.get(character, 0.64) for character in text)
+
+
+def _cell_size(tensor: Tensor) -> tuple[int, int]:
+    """(width, height) of a cell in pixels: as wide as the longest value written, over every frame."""
+    rows, columns = tensor.shape
+    if max(rows, columns) > MAX_WRITTEN:
+        side = max(4, min(24, 300 // max(rows, columns)))
+        return side, side
+    longest = max(text_width(cell_text(v)) for frame in tensor.frames if frame is not None for v in frame.flat)
+    return max(MIN_CELL_WIDTH, math.ceil(longest + 2 * CELL_PADDING)), 30
 
 
 def heatmap_figure(tensor: Tensor, limit: float) -> go.Figure:
     """The tensor as a heatmap with one frame per SGD step (frame names "0", "1", ...)."""
     rows, columns = tensor.shape
     written = rows <= MAX_WRITTEN and columns <= MAX_WRITTEN
-    cell_width, cell_height = _cell_size(tensor.shape)
+    cell_width, cell_height = _cell_size(tensor)
     index = "[%{y},%{x}]"
     if tensor.vector:
         index = "[%{x}]" if rows == 1 else "[%{y}]"
+
+    title = title_of(tensor)
+    margin = {"l": 30 if tensor.axes[0] else 12, "r": 4, "t": 30, "b": 28 if tensor.axes[1] else 18}
+    width = max(130, columns * cell_width + margin["l"] + margin["r"] + 40)
+    height = max(90, rows * cell_height + margin["t"] + margin["b"])
+    plot_height = height - margin["t"] - margin["b"]
 
     # Plain dicts, validated once by go.Figure (building go.Heatmap/go.Layout first validates twice).
     base = dict(
@@ -192,18 +232,16 @@ def heatmap_figure(tensor: Tensor, limit: float) -> go.Figure:
         xgap=1,
         ygap=1,
         texttemplate="%{z:.4~g}" if written else None,
-        textfont={"size": 10.5},
+        textfont={"size": TEXT_SIZE},
         # 16 significant digits read back as the same float almost always, without 17's noise (0.1 not 0.10000000000000001).
         hovertemplate=f"{tensor.name}{index} = %{{z:.16~g}}<extra></extra>",
-        colorbar={"thickness": 6, "len": 1, "outlinewidth": 0, "tickfont": {"size": 9}, "xpad": 3,
+        # A bar as tall as the plot, or (one-row matrices) reaching into the margins so its ticks do not crowd.
+        colorbar={"thickness": 6, "lenmode": "pixels", "len": max(MIN_COLOURBAR, plot_height),
+                  "y": 0.5, "yanchor": "middle", "outlinewidth": 0, "tickfont": {"size": 9}, "xpad": 3,
                   "tickmode": "array", "tickvals": [-limit, 0, limit],
                   "ticktext": [f"{-limit:.3g}", "0", f"{limit:.3g}"]},
         showscale=True,
     )
-    title = title_of(tensor)
-    margin = {"l": 30 if tensor.axes[0] else 12, "r": 4, "t": 30, "b": 28 if tensor.axes[1] else 18}
-    width = max(130, columns * cell_width + margin["l"] + margin["r"] + 40)
-    height = max(90, rows * cell_height + margin["t"] + margin["b"])
     layout = dict(
         template={},
         title={"text": title, "font": {"size": 13}, "x": 0, "xref": "paper", "y": 1, "yref": "container",

@@ -72,6 +72,8 @@ def build(preset, draft, body, errors, general, notes, at, view: View) -> dict:
         "draft": draft,
         "typed": {},
         "grids": grids,
+        # Heatmap cards of parameters and data link to their grids when the editor is there.
+        "editable": not view.readonly,
         "errors": errors,
         "other_errors": general + [message for name, message in errors.items() if name not in known],
         "notes": notes,

@@ -360,3 +360,69 @@ def test_typing_while_an_edit_is_on_its_way_is_not_lost(watched):
     assert after["loss"] != swapped["loss"]
     assert float(page.get_by_label("W1[1,2]", exact=True).input_value()) == float(second.input_value())
     assert watched.errors == []
+
+
+# --- what a student sees: nothing cut off or piled up, the grids within reach ----------------------
+
+# Every drawn heatmap: its cell width, the widths of the values written in it, and its colour bar's tick boxes.
+HEATMAP_GEOMETRY = """() => Array.from(document.querySelectorAll('#panels > .panel:not([hidden])')).map(panel => {
+  const plot = panel.querySelector('.plots > .plot:not([hidden])');
+  const columns = plot._fullData[0].z[0].length;
+  const ticks = Array.from(plot.querySelectorAll('.colorbar .cbaxis text')).map(text => {
+    const box = text.getBoundingClientRect();
+    return [box.top, box.bottom];
+  });
+  return {name: panel.dataset.tensor, cell: plot._fullLayout.xaxis._length / columns,
+          labels: Array.from(plot.querySelectorAll('.heatmap-label text')).map(text => text.getComputedTextLength()),
+          ticks: ticks};
+})"""
+
+
+@pytest.mark.parametrize("preset_id", ["seed002-ex2", "quiz4-softmax-ce", "hw7-autoencoder"])
+def test_values_fit_their_cells_and_colour_bar_ticks_do_not_overlap(watched, preset_id):
+    page = watched.page
+    open_lab(watched, f"/lab/{preset_id}")
+    total = page.evaluate("() => document.querySelectorAll('.substep').length")
+    for _ in range(total):
+        for heatmap in page.evaluate(HEATMAP_GEOMETRY):
+            assert heatmap["labels"], heatmap["name"]  # small matrices have their values written
+            assert max(heatmap["labels"]) <= heatmap["cell"] - 2, heatmap["name"]  # 1 px gap each side
+            ticks = sorted(heatmap["ticks"])
+            assert len(ticks) == 3, heatmap["name"]
+            assert all(above[1] <= below[0] for above, below in zip(ticks, ticks[1:])), (heatmap["name"], ticks)
+        page.keyboard.press("ArrowRight")
+
+
+def test_a_wide_equation_scrolls_inside_its_card(watched, screenshots):
+    page = watched.page
+    open_lab(watched, lab_url("seed002-ex2", "s0-backward-1"))
+    sizes = page.evaluate("""() => {
+      const section = document.querySelector('.substep:not([hidden])');
+      const equation = section.querySelector('.equation');
+      return {wide: equation.scrollWidth > equation.clientWidth, overflow: getComputedStyle(equation).overflowX,
+              card: section.scrollWidth <= section.clientWidth};
+    }""")
+    assert sizes["wide"]  # the δ1 line is wider than the card at this size
+    assert sizes["overflow"] == "auto" and sizes["card"]  # so it scrolls, and only the equation does
+    equation = page.locator(".substep:not([hidden]) .equation")
+    equation.evaluate("element => { element.scrollLeft = element.scrollWidth; }")
+    last = page.locator(".substep:not([hidden]) .equation math").first.locator("mtable").last
+    box, frame = last.bounding_box(), equation.bounding_box()
+    assert box["x"] + box["width"] <= frame["x"] + frame["width"] + 1  # the last matrix can be brought into view
+    shoot(page, screenshots / "seed002-ex2-s0-backward-1.png")
+
+
+def test_heatmap_cards_and_the_numbers_links_lead_to_the_grids(watched):
+    page = watched.page
+    open_lab(watched, "/lab/seed002-ex2")
+    page.get_by_role("link", name="Edit W1").click()
+    focused = page.evaluate("() => document.activeElement.getAttribute('aria-label')")
+    assert focused == "W1[1,1]"
+    cell = page.get_by_label("W1[1,1]", exact=True)
+    box, editor = cell.bounding_box(), page.locator(".editor").bounding_box()
+    assert 0 <= box["y"] and box["y"] + box["height"] <= 1000  # in the viewport
+    assert editor["y"] <= box["y"] and box["y"] + box["height"] <= editor["y"] + editor["height"]  # and the panel
+    page.locator(".jump").get_by_role("link", name="T", exact=True).click()
+    assert page.evaluate("() => document.activeElement.getAttribute('aria-label')") == "T[1,1]"
+    assert "#" not in page.url  # the address keeps the state, not a fragment
+    assert watched.errors == []
