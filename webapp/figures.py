@@ -216,7 +216,9 @@ def heatmap_figure(tensor: Tensor, limit: float) -> go.Figure:
 
     title = title_of(tensor)
     margin = {"l": 30 if tensor.axes[0] else 12, "r": 4, "t": 30, "b": 28 if tensor.axes[1] else 18}
-    width = max(130, columns * cell_width + margin["l"] + margin["r"] + 40)
+    # Wide enough for the cells and the colour bar, and for the title (about 0.65 em a character at 13 px).
+    width = max(130, columns * cell_width + margin["l"] + margin["r"] + 40,
+                math.ceil(margin["l"] + 0.65 * 13 * len(title)))
     height = max(90, rows * cell_height + margin["t"] + margin["b"])
     plot_height = height - margin["t"] - margin["b"]
 
