@@ -10,8 +10,11 @@
  * diagram of each sub-step and the loss curve of each SGD step) with the panels each sub-step
  * shows. Each figure frame is drawn once with Plotly.react into its own element; moving only
  * shows and hides elements, so a step costs no drawing once its frames are drawn. Frames near
- * the current sub-step are drawn ahead of time when the browser is idle. Nothing is fetched and
- * the page is never reloaded to move.
+ * the current sub-step are drawn ahead of time when the browser is idle, and what the sub-steps on
+ * either side show is kept laid out ("warm"), so a step costs little style or layout work either.
+ * Cards are never moved in the DOM (a moved element loses its layout): the flex order arranges
+ * them and aria-owns reads them in the equation's order. Nothing is fetched and the page is never
+ * reloaded to move.
  */
 (function () {
   "use strict";
@@ -122,10 +125,28 @@
     }
   };
 
+  /* Hiding and showing what a sub-step draws. A hidden element stays "warm" while a sub-step next to the
+   * current one shows it: laid out but transparent and out of the flow (lab.css), so showing it again
+   * costs no style or layout work; other hidden elements are display: none. A warm element is hidden
+   * from screen readers with aria-hidden (opacity does not hide it), and its links cannot take the focus. */
+  function hide(element, warmed) {
+    element.dataset.warm = "";
+    element.setAttribute("aria-hidden", "true");
+    element.hidden = true;
+    warmed.push(element);
+  }
+
+  function reveal(element) {
+    delete element.dataset.warm;
+    element.removeAttribute("aria-hidden");
+    element.hidden = false;
+  }
+
   /* A set of figures drawn on demand into hidden elements of one container: show(key) shows one. */
-  function Gallery(container, figureOf) {
+  function Gallery(container, figureOf, warmed) {
     this.container = container;
     this.figureOf = figureOf;
+    this.warmed = warmed;
     this.elements = {};
     this.shown = null;
   }
@@ -167,9 +188,9 @@
 
   Gallery.prototype.show = function (key) {
     if (this.shown === key) return;
-    if (this.shown !== null && this.elements[this.shown]) this.elements[this.shown].hidden = true;
+    if (this.shown !== null && this.elements[this.shown]) hide(this.elements[this.shown], this.warmed);
     this.shown = key;
-    if (this.elements[key]) this.elements[key].hidden = false;
+    if (this.elements[key]) reveal(this.elements[key]);
     else this.draw(key);
   };
 
@@ -186,6 +207,7 @@
     this.sections = Array.prototype.slice.call(root.querySelectorAll(".substep"));
     this.chips = Array.prototype.slice.call(root.querySelectorAll(".chip"));
     this.panelBox = root.querySelector("#panels");
+    this.warmed = [];
     this.cards = {};
     Array.prototype.forEach.call(root.querySelectorAll(".panel"), function (el) {
       var figure = self.data.figures[el.id];
@@ -194,12 +216,14 @@
         frame: -1,
         plots: new Gallery(el.querySelector(".plots"), function (frame) {
           return { data: [Object.assign({}, figure.data[0], figure.frames[frame].data[0])], layout: figure.layout };
-        }),
+        }, self.warmed),
         marked: Array.prototype.slice.call(el.querySelectorAll("[data-frame]"))
       };
     });
-    this.networks = new Gallery(root.querySelector("#network-plot"), function (index) { return self.data.networks[index]; });
-    this.lossCurves = new Gallery(root.querySelector("#loss-plot"), function (step) { return self.data.lossCurves[step]; });
+    this.networks = new Gallery(root.querySelector("#network-plot"), function (index) { return self.data.networks[index]; },
+                                this.warmed);
+    this.lossCurves = new Gallery(root.querySelector("#loss-plot"), function (step) { return self.data.lossCurves[step]; },
+                                  this.warmed);
     this.scrubber = root.querySelector("#scrubber");
     this.positionNumber = root.querySelector("#position-number");
     this.stepNumber = root.querySelector("#step-number");
@@ -271,40 +295,49 @@
     var self = this;
     var first = this.index < 0;
     var substep = this.substeps[index];
-    if (!first) this.sections[this.index].hidden = true;
+    if (!first) hide(this.sections[this.index], this.warmed);
     var section = this.sections[index];
-    section.hidden = false;
+    reveal(section);
     this.index = index;
 
     var wanted = {};
     substep.panels.forEach(function (panel) { wanted[panel[0]] = true; });
     this.visible.forEach(function (slug) {
-      if (!wanted[slug]) self.cards[slug].el.hidden = true;
+      if (!wanted[slug]) hide(self.cards[slug].el, self.warmed);
     });
     var layout = substep.panels.map(function (panel) { return panel[0] + (panel[2] ? "|" : ""); }).join(" ");
     var reorder = layout !== this.layout;
     this.layout = layout;
-    if (reorder) this.breaks.forEach(function (rowBreak) { rowBreak.remove(); });
+    // The cards stay where they are in the DOM (moving one would throw away its drawn state): the flex
+    // order puts them in the equation's reading order, one row per equation, and aria-owns gives
+    // screen readers the same order.
     var used = 0;
-    substep.panels.forEach(function (panel) {
+    substep.panels.forEach(function (panel, k) {
       var card = self.cards[panel[0]];
-      if (reorder && panel[2]) {
-        // One row per equation of the sub-step.
-        if (used === self.breaks.length) {
-          var rowBreak = document.createElement("div");
-          rowBreak.className = "row-break";
-          self.breaks.push(rowBreak);
+      if (reorder) {
+        if (panel[2]) {
+          if (used === self.breaks.length) {
+            var rowBreak = document.createElement("div");
+            rowBreak.className = "row-break";
+            self.panelBox.appendChild(rowBreak);
+            self.breaks.push(rowBreak);
+          }
+          self.breaks[used].style.order = String(2 * k);
+          self.breaks[used++].hidden = false;
         }
-        self.panelBox.appendChild(self.breaks[used++]);
+        card.el.style.order = String(2 * k + 1);
       }
-      card.el.hidden = false;
-      if (reorder) self.panelBox.appendChild(card.el); // DOM order = reading order, for screen readers too
+      reveal(card.el);
       if (card.frame !== panel[1]) {
         card.frame = panel[1];
         card.plots.show(panel[1]);
         card.marked.forEach(function (el) { el.hidden = Number(el.dataset.frame) !== panel[1]; });
       }
     });
+    if (reorder) {
+      for (var unused = used; unused < this.breaks.length; unused++) this.breaks[unused].hidden = true;
+      this.panelBox.setAttribute("aria-owns", substep.panels.map(function (panel) { return panel[0]; }).join(" "));
+    }
     this.visible = substep.panels.map(function (panel) { return panel[0]; });
 
     if (first) {
@@ -404,24 +437,53 @@
       if (this.index + distance < this.substeps.length) order.push(this.index + distance);
       if (this.index - distance >= 0) order.push(this.index - distance);
     }
-    var tasks = [];
-    order.forEach(function (i) {
+    var tasks = [[this, "warm"]];
+    order.forEach(function (i, k) {
       var substep = self.substeps[i];
       substep.panels.forEach(function (panel) { tasks.push([self.cards[panel[0]].plots, panel[1]]); });
       tasks.push([self.networks, substep.network]);
       tasks.push([self.lossCurves, substep.step]);
+      if (k === 1) tasks.push([self, "warm"]); // the sub-steps on either side are drawn: warm them
     });
     var next = 0;
     var work = function (deadline) {
       self.idleHandle = null;
       while (next < tasks.length && deadline.timeRemaining() > 4) {
         var task = tasks[next++];
-        task[0].draw(task[1]);
+        if (task[1] === "warm") task[0].warm();
+        else task[0].draw(task[1]);
       }
       if (next < tasks.length) self.idleHandle = idle(work);
       else self.root.dataset.drawn = "all";
     };
     this.idleHandle = idle(work);
+  };
+
+  /* Keep warm what the sub-steps on either side of this one show, and only that; lay it out now, while idle. */
+  Lab.prototype.warm = function () {
+    var self = this;
+    var wanted = [];
+    [this.index + 1, this.index - 1].forEach(function (i) {
+      if (i < 0 || i >= self.substeps.length) return;
+      var substep = self.substeps[i];
+      wanted.push(self.sections[i]);
+      substep.panels.forEach(function (panel) {
+        var card = self.cards[panel[0]];
+        wanted.push(card.el, card.plots.elements[panel[1]]);
+      });
+      wanted.push(self.networks.elements[substep.network], self.lossCurves.elements[substep.step]);
+    });
+    wanted = wanted.filter(function (element) { return element && element.hidden; });
+    this.warmed.forEach(function (element) {
+      if (element.hidden && wanted.indexOf(element) < 0) delete element.dataset.warm;
+    });
+    wanted.forEach(function (element) {
+      element.dataset.warm = "";
+      element.setAttribute("aria-hidden", "true");
+    });
+    this.warmed.length = 0;
+    Array.prototype.push.apply(this.warmed, wanted);
+    void this.root.offsetHeight; // their style and layout, computed now rather than at the next step
   };
 
   Lab.prototype.toggle = function () {
@@ -489,7 +551,7 @@
 
   document.addEventListener("keydown", function (event) {
     if (!current || event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey) return;
-    if (document.querySelector("dialog[open]")) return; // keys belong to the dialog
+    if (current.share && current.share.dialog.open) return; // keys belong to the dialog
     var target = event.target;
     if (target && target.id === "scrubber") {
       if (event.key !== " ") return; // the range input moves itself on arrows, Home and End

@@ -372,13 +372,15 @@ HEATMAP_GEOMETRY = """() => Array.from(document.querySelectorAll('#panels > .pan
     const box = text.getBoundingClientRect();
     return [box.top, box.bottom];
   });
+  const title = plot.querySelector('.gtitle').getBBox();
   return {name: panel.dataset.tensor, cell: plot._fullLayout.xaxis._length / columns,
+          title: title.x + title.width, width: plot._fullLayout.width,
           labels: Array.from(plot.querySelectorAll('.heatmap-label text')).map(text => text.getComputedTextLength()),
           ticks: ticks};
 })"""
 
 
-@pytest.mark.parametrize("preset_id", ["seed002-ex2", "quiz4-softmax-ce", "hw7-autoencoder"])
+@pytest.mark.parametrize("preset_id", ["seed002-ex2", "quiz4-softmax-ce", "hw7-relu-softmax"])
 def test_values_fit_their_cells_and_colour_bar_ticks_do_not_overlap(watched, preset_id):
     page = watched.page
     open_lab(watched, f"/lab/{preset_id}")
@@ -387,6 +389,7 @@ def test_values_fit_their_cells_and_colour_bar_ticks_do_not_overlap(watched, pre
         for heatmap in page.evaluate(HEATMAP_GEOMETRY):
             assert heatmap["labels"], heatmap["name"]  # small matrices have their values written
             assert max(heatmap["labels"]) <= heatmap["cell"] - 2, heatmap["name"]  # 1 px gap each side
+            assert heatmap["title"] <= heatmap["width"], heatmap["name"]  # the title is not cut off
             ticks = sorted(heatmap["ticks"])
             assert len(ticks) == 3, heatmap["name"]
             assert all(above[1] <= below[0] for above, below in zip(ticks, ticks[1:])), (heatmap["name"], ticks)
@@ -426,3 +429,35 @@ def test_heatmap_cards_and_the_numbers_links_lead_to_the_grids(watched):
     assert page.evaluate("() => document.activeElement.getAttribute('aria-label')") == "T[1,1]"
     assert "#" not in page.url  # the address keeps the state, not a fragment
     assert watched.errors == []
+
+
+def test_what_a_sub_step_does_not_show_is_invisible_to_everyone(watched):
+    """Hidden cards and sections are display: none, or kept laid out for the next step yet transparent,
+    out of the way of the pointer, hidden from screen readers and out of the tab order."""
+    page = watched.page
+    open_lab(watched, "/lab/hw7-relu-softmax")
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => document.querySelector('#panels > .panel[hidden][data-warm]')")
+    found = page.evaluate("""() => {
+      const lab = document.getElementById('lab');
+      const hidden = Array.from(lab.querySelectorAll('#panels > .panel[hidden], .substep[hidden], .plots > .plot[hidden]'));
+      const shown = JSON.parse(document.getElementById('lab-data').textContent)
+        .substeps[Number(lab.dataset.position)].panels.map(panel => panel[0]);
+      return {
+        states: hidden.map(element => {
+          const style = getComputedStyle(element);
+          return {display: style.display, opacity: style.opacity, position: style.position,
+                  pointer: style.pointerEvents, aria: element.closest('[aria-hidden="true"]') !== null,
+                  links: Array.from(element.querySelectorAll('a')).map(link => getComputedStyle(link).visibility)};
+        }),
+        owns: document.getElementById('panels').getAttribute('aria-owns').split(' '),
+        shown: shown,
+      };
+    }""")
+    warm = [s for s in found["states"] if s["display"] != "none"]
+    assert warm, "nothing is kept warm"
+    for state in warm:
+        assert (state["opacity"], state["position"], state["pointer"], state["aria"]) == ("0", "absolute", "none", True)
+        assert set(state["links"]) <= {"hidden"}
+    assert found["owns"] == found["shown"]  # screen readers read the cards in the equation's order
