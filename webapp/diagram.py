@@ -207,7 +207,8 @@ def network_figure(spec: Spec, trace: Trace, substep: Substep, limits: Ranges | 
         marker={"size": 7 if max(widths) <= 6 else 4, "color": marks["value"], "colorscale": COLORSCALE, "cmin": -edge_range,
                 "cmax": edge_range, "opacity": marks["opacity"], "line": {"width": 0.5, "color": INK},
                 "showscale": True,
-                "colorbar": {"title": {"text": edge_name, "side": "top"}, "x": 1.13, "len": 0.8, "thickness": 12}},
+                "colorbar": {"title": {"text": edge_name, "side": "top"}, "xref": "container", "x": 1,
+                             "xanchor": "right", "len": 0.8, "thickness": 12}},
     ))
     if pending["x"]:
         data.append(go.Scatter(
@@ -251,8 +252,9 @@ def network_figure(spec: Spec, trace: Trace, substep: Substep, limits: Ranges | 
         marker={"size": 34, "color": unit["value"], "colorscale": COLORSCALE, "cmin": -unit_range,
                 "cmax": unit_range, "opacity": unit["opacity"], "line": {"width": 1, "color": INK},
                 "showscale": True,
-                "colorbar": {"title": {"text": _unit_bar_title(unit_name, kind), "side": "top"}, "x": 1.02,
-                             "len": 0.8, "thickness": 12}},
+                # The figure title says which example; the two bars sit side by side at the right edge.
+                "colorbar": {"title": {"text": unit_name, "side": "top"}, "xref": "container", "x": 1,
+                             "xanchor": "right", "xpad": 62, "len": 0.8, "thickness": 12}},
     ))
     if blank["x"]:
         data.append(go.Scatter(
@@ -310,10 +312,6 @@ def _no_value(kind: str, layer: int) -> str:
     if kind == "update":
         return "no bias to update" if layer else "inputs are not parameters"
     return "computed in a later sub-step"
-
-
-def _unit_bar_title(name: str, kind: str) -> str:
-    return name if kind == "update" else f"{name} (ex. 1)"
 
 
 def _figure_title(kind: str, unit_name: str, edge_name: str, example: str) -> str:
