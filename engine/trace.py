@@ -118,7 +118,15 @@ def optimizer_start(spec: Spec, params: network.Params) -> optimizers.State:
     """The optimizer state before the first traced step, in the rows layout."""
     if spec.optimizer.state is None:
         return optimizers.initial_state(spec.optimizer, optimizers.named(params))
-    return optimizers.map_arrays(spec.optimizer.state, _flip_weights(spec.layout))
+    flip = _flip_weights(spec.layout)
+    return optimizers.map_arrays(spec.optimizer.state, lambda name, array: np.ascontiguousarray(flip(name, array)))
+
+
+def _to_rows(layout: str):
+    """A function taking a matrix in `layout` to a C-contiguous matrix in the rows layout."""
+    if layout == "columns":
+        return lambda array: np.ascontiguousarray(array.T)
+    return np.ascontiguousarray
 
 
 def _flip_weights(layout: str):
@@ -140,17 +148,22 @@ def update(spec: Spec, params: network.Params, grads: list[network.LayerBackward
 
 
 def rows_problem(spec: Spec) -> tuple[network.Params, np.ndarray, np.ndarray, np.ndarray]:
-    """(params, X, T, classes) in the rows layout, whatever the spec's layout."""
-    flip = spec.layout == "columns"
-    params = [(layer.weights.T if flip else layer.weights, layer.bias) for layer in spec.layers]
-    inputs = spec.inputs.T if flip else spec.inputs
+    """(params, X, T, classes) in the rows layout, whatever the spec's layout.
+
+    The arrays are C-contiguous either way, so both layouts run the very same
+    floating-point operations and give bit-identical numbers (a transposed view
+    would send BLAS down another summation order).
+    """
+    rows = _to_rows(spec.layout)
+    params = [(rows(layer.weights), layer.bias) for layer in spec.layers]
+    inputs = rows(spec.inputs)
     width = params[-1][0].shape[1]
     if spec.labels is not None:
         classes = np.asarray(spec.labels, dtype=np.intp)
         targets = np.zeros((inputs.shape[0], width))
         targets[np.arange(inputs.shape[0]), classes] = 1.0
     else:
-        targets = spec.targets.T if flip else spec.targets
+        targets = rows(spec.targets)
         # multiclass_hinge with targets: the class of an example is its largest target.
         classes = np.argmax(targets, axis=1)
     return params, inputs, targets, classes
