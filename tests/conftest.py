@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import time
@@ -11,8 +12,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from webapp import create_app
+
+# CI runs the same hypothesis examples every time (a red build is then a real regression
+# that reproduces); a developer's runs draw new examples and keep exploring.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 REPO = Path(__file__).resolve().parent.parent
 REFCASES = REPO.parent / "shared" / "refcases" / "trace-v1-cases.json"
