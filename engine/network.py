@@ -61,6 +61,16 @@ def loss_and_output_delta(
     return value, grad_output, delta
 
 
+def loss_value(
+    layers: tuple[Layer, ...], loss: Loss, passes: list[LayerForward], targets: np.ndarray, classes: np.ndarray
+) -> float:
+    """L alone, as loss_and_output_delta gives it, without the gradients."""
+    fused = losses.fused(loss, layers[-1].activation, passes[-1].pre_activation, targets)
+    if fused is not None:
+        return fused[0]
+    return losses.value_and_gradient(loss, passes[-1].activation, targets, classes)[0]
+
+
 def backward(
     layers: tuple[Layer, ...],
     params: Params,

@@ -172,7 +172,7 @@ def rows_problem(spec: Spec) -> tuple[network.Params, np.ndarray, np.ndarray, np
 def loss_at(spec: Spec, params: network.Params, inputs, targets, classes) -> float:
     """The loss of the network with the given rows-layout parameters (no checks)."""
     passes = network.forward(spec.layers, params, inputs)
-    return network.loss_and_output_delta(spec.layers, spec.loss, passes, targets, classes)[0]
+    return network.loss_value(spec.layers, spec.loss, passes, targets, classes)
 
 
 def run(spec: Spec) -> Trace:
