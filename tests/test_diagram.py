@@ -1,10 +1,15 @@
-"""The network diagram and the loss curve, checked against the engine's trace JSON."""
+"""The network diagram and the loss curve, checked against the engine's trace JSON and plotly's own colours."""
 from __future__ import annotations
+
+import gc
+import json
+import weakref
 
 import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
+from plotly.colors import sample_colorscale
 
 from engine import presets
 from engine import spec as specmod
@@ -19,16 +24,16 @@ def run(body: dict):
     return spec, tracemod.run(spec)
 
 
-def traces(figure: go.Figure, name: str) -> list:
-    return [t for t in figure.data if t.name == name]
+def traces(figure: dict, name: str) -> list[dict]:
+    return [t for t in figure["data"] if t["name"] == name]
 
 
-def points(figure: go.Figure, *names: str) -> int:
-    return sum(len(t.x) for name in names for t in traces(figure, name))
+def points(figure: dict, *names: str) -> int:
+    return sum(len(t["x"]) for name in names for t in traces(figure, name))
 
 
-def segments(figure: go.Figure, name: str) -> int:
-    return sum(list(t.x).count(None) for t in traces(figure, name))
+def segments(figure: dict, name: str) -> int:
+    return sum(t["x"].count(None) for t in traces(figure, name))
 
 
 def one(figure: go.Figure, name: str):
@@ -60,30 +65,30 @@ def test_units_sit_in_columns_left_to_right(seed002):
     spec, trace, _ = seed002
     figure = diagram.network_figure(spec, trace, Substep(0, "loss", None))
     units = one(figure, "units")
-    assert sorted(units.x) == [0, 0, 1, 1, 1, 2]
-    assert figure.layout.xaxis.range[0] < 0 < 2 < figure.layout.xaxis.range[1]
+    assert sorted(units["x"]) == [0, 0, 1, 1, 1, 2]
+    assert figure["layout"]["xaxis"]["range"][0] < 0 < 2 < figure["layout"]["xaxis"]["range"][1]
 
 
 def test_hover_texts_carry_exact_values(seed002):
     spec, trace, data = seed002
     step = data["steps"][0]
     forward = diagram.network_figure(spec, trace, Substep(0, "forward", 1))
-    hover = " | ".join(one(forward, "units").hovertext)
+    hover = " | ".join(one(forward, "units")["hovertext"])
     for unit, row in enumerate(step["forward"][0]["activation"]):  # columns layout: row = unit, column = example
         assert f"Z1 = {row[0]!r}" in hover
-    edges = " | ".join(one(forward, "edge values").hovertext)
+    edges = " | ".join(one(forward, "edge values")["hovertext"])
     assert f"W1[2,1] = {0.7!r}" in edges  # columns layout: from input 1 to hidden unit 2
     assert f"W2[1,3] = {0.09!r}" in edges
     backward = diagram.network_figure(spec, trace, Substep(0, "backward", 2))
     grad_w2 = step["backward"][0]["grad_weights"][0]
-    edges = " | ".join(one(backward, "edge values").hovertext)
+    edges = " | ".join(one(backward, "edge values")["hovertext"])
     for source, value in enumerate(grad_w2, start=1):
         assert f"dL/dW2[1,{source}] = {value!r}" in edges
     delta = step["backward"][0]["delta"][0][0]
-    assert f"δ2 = {delta!r}" in " | ".join(one(backward, "units").hovertext)
+    assert f"δ2 = {delta!r}" in " | ".join(one(backward, "units")["hovertext"])
     update = diagram.network_figure(spec, trace, Substep(0, "update", None))
     change = step["update"][1]["weights"][0][1] - 0.03  # W2[1,2] starts at 0.03
-    assert f"ΔW2[1,2] = {change!r}" in " | ".join(one(update, "edge values").hovertext)
+    assert f"ΔW2[1,2] = {change!r}" in " | ".join(one(update, "edge values")["hovertext"])
 
 
 def test_colours_follow_the_values(seed002):
@@ -91,13 +96,13 @@ def test_colours_follow_the_values(seed002):
     figure = diagram.network_figure(spec, trace, Substep(0, "backward", 2))
     marks = one(figure, "edge values")
     expected = data["steps"][0]["backward"][0]["grad_weights"][0]
-    assert list(marks.marker.color) == pytest.approx(expected, rel=0, abs=0)
-    assert marks.marker.colorscale and one(figure, "units").marker.colorscale
+    assert marks["marker"]["color"] == expected
+    assert marks["marker"]["colorscale"] and one(figure, "units")["marker"]["colorscale"]
 
 
-def _ranges(figure: go.Figure) -> tuple[tuple[float, float], tuple[float, float]]:
-    units, edges = one(figure, "units").marker, one(figure, "edge values").marker
-    return (units.cmin, units.cmax), (edges.cmin, edges.cmax)
+def _ranges(figure: dict) -> tuple[tuple[float, float], tuple[float, float]]:
+    units, edges = one(figure, "units")["marker"], one(figure, "edge values")["marker"]
+    return (units["cmin"], units["cmax"]), (edges["cmin"], edges["cmax"])
 
 
 def test_colour_ranges_are_symmetric_and_fixed_across_sub_steps():
@@ -116,7 +121,7 @@ def test_colour_ranges_are_symmetric_and_fixed_across_sub_steps():
         figure = diagram.network_figure(spec, trace, sub)
         units, edges = _ranges(figure)
         assert edges[0] == -edges[1] and edges[1] > 0
-        if one(figure, "units").x:
+        if one(figure, "units")["x"]:
             assert units[0] == -units[1] and units[1] > 0
         seen.setdefault(sub.kind, set()).add((units, edges))
     assert len(seen["forward"]) == len(seen["backward"]) == len(seen["update"]) == 1
@@ -131,17 +136,17 @@ def test_the_current_layer_is_opaque_and_the_rest_faded(seed002):
     spec, trace, _ = seed002
     figure = diagram.network_figure(spec, trace, Substep(0, "loss", None))
     units = one(figure, "units")
-    opacity = dict(zip(zip(units.x, units.y), units.marker.opacity))
+    opacity = dict(zip(zip(units["x"], units["y"]), units["marker"]["opacity"]))
     assert {o for (x, _), o in opacity.items() if x == 2} == {1.0}
     assert all(o < 1.0 for (x, _), o in opacity.items() if x < 2)
     backward = diagram.network_figure(spec, trace, Substep(0, "backward", 2))
     edge_marks = one(backward, "edge values")
-    assert set(edge_marks.marker.opacity) == {1.0}  # only layer 2's gradients exist yet, and they are current
-    assert one(backward, "pending edge values").marker.opacity == diagram.FADED
+    assert set(edge_marks["marker"]["opacity"]) == {1.0}  # only layer 2's gradients exist yet, and they are current
+    assert one(backward, "pending edge values")["marker"]["opacity"] == diagram.FADED
     forward = diagram.network_figure(spec, trace, Substep(0, "forward", 2))
     marks = one(forward, "edge values")
-    by_layer = {x > 1: set() for x in marks.x}
-    for x, o in zip(marks.x, marks.marker.opacity):
+    by_layer = {x > 1: set() for x in marks["x"]}
+    for x, o in zip(marks["x"], marks["marker"]["opacity"]):
         by_layer[x > 1].add(o)
     assert by_layer == {True: {1.0}, False: {diagram.FADED}}
 
@@ -172,12 +177,12 @@ def test_one_to_eight_layers_and_an_ellipsis_for_wide_layers(widths):
         assert points(figure, "edge values", "pending edge values") == sum(a * b for a, b in zip(shown, shown[1:]))
         pio.to_json(figure, validate=True)
     if max(widths) > diagram.MAX_UNITS:
-        assert list(one(figure, "more units").text) == ["⋮ 6 more"]
+        assert one(figure, "more units")["text"] == ["⋮ 6 more"]
 
 
 def test_the_title_names_the_example(seed002):
     spec, trace, _ = seed002
-    title = diagram.network_figure(spec, trace, Substep(0, "forward", 1)).layout.title.text
+    title = diagram.network_figure(spec, trace, Substep(0, "forward", 1))["layout"]["title"]["text"]
     assert "example 1 of 4" in title
 
 
@@ -186,9 +191,9 @@ def test_loss_curve_marks_the_current_step():
     history = trace.to_dict()["loss_history"]
     figure = diagram.loss_curve_figure(trace, 2)
     curve, current = one(figure, "loss"), one(figure, "current step")
-    assert list(curve.x) == [0, 1, 2, 3] and list(curve.y) == history
-    assert list(current.x) == [2] and list(current.y) == [history[2]]
-    assert repr(history[2]) in current.hovertext[0]
+    assert curve["x"] == [0, 1, 2, 3] and curve["y"] == history
+    assert current["x"] == [2] and current["y"] == [history[2]]
+    assert repr(history[2]) in current["hovertext"][0]
     pio.to_json(figure, validate=True)
 
 
@@ -199,8 +204,8 @@ def test_a_mini_batch_step_shows_its_first_example():
     for index, step in enumerate(trace.to_dict()["steps"]):
         first = step["batch"][0]
         figure = diagram.network_figure(spec, trace, Substep(index, "forward", 1))
-        assert f"example {first + 1} (first of this step's batch of 2)" in figure.layout.title.text
-        hover = " | ".join(one(figure, "units").hovertext)
+        assert f"example {first + 1} (first of this step's batch of 2)" in figure["layout"]["title"]["text"]
+        hover = " | ".join(one(figure, "units")["hovertext"])
         for row in body["inputs"]:  # columns layout: row = input unit, column = example
             assert f"X = {row[first]!r}" in hover
         for row in step["forward"][0]["activation"]:
@@ -212,3 +217,84 @@ def test_precomputed_ranges_give_the_same_figure():
     limits = diagram.ranges(trace)
     for sub in timeline.substeps(len(spec.layers), spec.steps)[::5]:
         assert diagram.network_figure(spec, trace, sub, limits) == diagram.network_figure(spec, trace, sub)
+
+
+# Colours: the server bins the edges, plotly.js colours the markers; both must be plotly's RdBu_r.
+SAMPLE_POINTS = [0.0, 0.05, 0.1, 0.15, 0.35, 0.5, 0.65, 0.7, 0.72, 0.95, 1.0]
+
+
+def test_colours_equal_plotlys_sample_colorscale():
+    assert diagram.colours_at(SAMPLE_POINTS) == sample_colorscale("RdBu_r", SAMPLE_POINTS)
+    every_bin = [k / 20 for k in range(21)]
+    assert diagram.colours_at(every_bin) == sample_colorscale("RdBu_r", every_bin)
+
+
+def _drawn_edges(figure: dict) -> dict[tuple[float, float], tuple[str, float]]:
+    """(colour, width) of each drawn edge, keyed by where its value marker sits (70% along it)."""
+    found = {}
+    for edges in traces(figure, "edges"):
+        xs, ys = edges["x"], edges["y"]
+        for k in range(0, len(xs), 3):
+            at = (round(xs[k] + 0.7 * (xs[k + 1] - xs[k]), 9), round(ys[k] + 0.7 * (ys[k + 1] - ys[k]), 9))
+            found[at] = (edges["line"]["color"], edges["line"]["width"])
+    return found
+
+
+@pytest.mark.parametrize("preset", ["hw7-relu-softmax", "seed002-ex2"])
+def test_edge_colours_are_plotlys_colour_of_their_value_in_20_steps(preset):
+    spec, trace = run(presets.get(preset).body())
+    checked = 0
+    for sub in timeline.substeps(len(spec.layers), spec.steps)[:12]:
+        figure = diagram.network_figure(spec, trace, sub)
+        drawn = _drawn_edges(figure)
+        marks = one(figure, "edge values")
+        largest = marks["marker"]["cmax"]
+        for x, y, value in zip(marks["x"], marks["y"], marks["marker"]["color"]):
+            level = round(min(max((value / largest + 1) / 2, 0.0), 1.0) * 20) / 20
+            colour, width = drawn[(round(x, 9), round(y, 9))]
+            assert colour == sample_colorscale("RdBu_r", [level])[0]
+            assert width == pytest.approx(1 + 5 * abs(2 * level - 1))
+            checked += 1
+        for pending in traces(figure, "pending edge values"):
+            for x, y in zip(pending["x"], pending["y"]):
+                assert drawn[(round(x, 9), round(y, 9))] == ("#cccccc", 1)
+    assert checked > 50 if preset == "hw7-relu-softmax" else checked > 20
+
+
+def test_markers_use_plotlys_rdbu_r_stops():
+    expected = [list(stop) for stop in go.scatter.Marker(colorscale="RdBu_r").colorscale]
+    spec, trace = run(presets.get("xor").body())
+    figure = diagram.network_figure(spec, trace, Substep(0, "loss", None))
+    assert one(figure, "units")["marker"]["colorscale"] == expected
+    assert one(figure, "edge values")["marker"]["colorscale"] == expected
+
+
+def test_figures_are_plain_json_that_plotly_validates():
+    spec, trace = run(presets.get("hw7-autoencoder").body())
+    for sub in timeline.substeps(len(spec.layers), spec.steps):
+        figure = diagram.network_figure(spec, trace, sub)
+        plain = json.loads(json.dumps(figure, allow_nan=False))
+        assert plain == figure  # lists, floats and strings only, so nothing is sent as base64
+        go.Figure(plain)  # every property is one plotly knows
+    curve = diagram.loss_curve_figure(trace, 1)
+    assert json.loads(json.dumps(curve, allow_nan=False)) == curve
+    go.Figure(curve)
+
+
+def test_each_trace_has_its_own_colour_ranges_and_is_not_kept_alive_by_them():
+    body = presets.get("xor").body()
+    spec, trace = run(body)
+    for layer in body["layers"]:
+        layer["weights"] = (3 * np.asarray(layer["weights"])).tolist()
+    bigger_spec, bigger = run(body)
+    for spec_, trace_, initial in ((spec, trace, 1), (bigger_spec, bigger, 3), (spec, trace, 1)):
+        data = trace_.to_dict()
+        weights = max(np.abs(np.asarray(p["weights"])).max() for s in data["steps"] for p in s["update"])
+        weights = max(weights, *(initial * np.abs(np.asarray(layer["weights"])).max()
+                                 for layer in presets.get("xor").request["layers"]))
+        figure = diagram.network_figure(spec_, trace_, Substep(0, "forward", 1))
+        assert one(figure, "edge values")["marker"]["cmax"] == pytest.approx(weights, rel=1e-15)
+    gone = weakref.ref(bigger)
+    del bigger, trace_
+    gc.collect()
+    assert gone() is None

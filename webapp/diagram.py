@@ -1,4 +1,4 @@
-"""Figures of the network for one sub-step, and the loss curve.
+"""Figures of the network for one sub-step, and the loss curve, as plain Plotly figure dicts.
 
 The network diagram runs left to right (inputs, then layer 1..L). Units are
 coloured by the value of the first example (activations Z while going forward,
@@ -7,15 +7,20 @@ gradient or its change. Every quantity has one colour range for the whole
 trace, symmetric about 0, so a colour means the same number in every sub-step.
 The current sub-step's layer is drawn opaque, everything else faded; values not
 yet computed at this sub-step are left uncoloured.
+
+The lab draws every sub-step of a trace on the server, so the figures are
+plain dicts ({"data": [...], "layout": {...}}, ready for `plotly.io.to_json`
+or `go.Figure(...)`): building `go.Figure` objects validates every property
+and cost most of the lab's time. The colour ranges are computed once per trace.
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
-import plotly.graph_objects as go
-from plotly.colors import sample_colorscale
+from plotly.colors import get_colorscale
 
 from engine.spec import Spec
 from engine.timeline import Substep
@@ -28,6 +33,7 @@ FADED, NEARBY, OPAQUE = 0.25, 0.6, 1.0  # other layers, the layer feeding the cu
 COLOUR_BINS = 20  # edges are drawn in this many colour steps (one trace each), exact values are in the hover
 NEUTRAL = "#ffffff"
 INK = "#444444"
+PENDING_EDGE = "#cccccc"
 
 
 @dataclass(frozen=True)
@@ -80,7 +86,123 @@ def ranges(trace: Trace) -> Ranges:
     )
 
 
-def _shown(width: int) -> tuple[list[int], bool]:
+# Ranges by id(trace), each dropped when its trace is collected (a Trace holds arrays: it is not hashable).
+_RANGES: dict[int, Ranges] = {}
+
+
+def trace_ranges(trace: Trace) -> Ranges:
+    """`ranges(trace)`, computed once per trace object."""
+    key = id(trace)
+    found = _RANGES.get(key)
+    if found is None:
+        found = _RANGES[key] = ranges(trace)
+        weakref.finalize(trace, _RANGES.pop, key, None)
+    return found
+
+
+# --- colours ----------------------------------------------------------------------------------
+
+
+@cache
+def _even_stops() -> tuple[tuple[float, str], ...]:
+    colours = [colour for _, colour in get_colorscale(COLORSCALE)]
+    return tuple((k / (len(colours) - 1), colour) for k, colour in enumerate(colours))
+
+
+def colorscale() -> list[list]:
+    """COLORSCALE as explicit [position, colour] stops, evenly spaced as plotly.py writes a named scale
+    (plotly.js has no reversed '_r' names)."""
+    return [[stop, colour] for stop, colour in _even_stops()]
+
+
+@cache
+def _scale() -> tuple[np.ndarray, np.ndarray]:
+    """The colour scale's stops (as plotly.colors has them) and their colours as rows of (r, g, b) in [0, 1]."""
+    stops, colours = zip(*get_colorscale(COLORSCALE))
+    rgb = [[int(channel) for channel in colour.removeprefix("rgb(").removesuffix(")").split(",")]
+           for colour in colours]
+    return np.array(stops, dtype=float), np.array(rgb, dtype=float) / 255.0
+
+
+def colours_at(positions) -> list[str]:
+    """'rgb(r, g, b)' of the colour scale at each position in [0, 1], interpolated linearly.
+
+    The arithmetic is plotly's `sample_colorscale` (the stop at or after each
+    position, channels in [0, 1], rounded half to even), done for all positions at once.
+    """
+    stops, rgb = _scale()
+    positions = np.asarray(positions, dtype=float)
+    high = np.searchsorted(stops, positions, side="left")
+    low = high - 1  # -1 at position 0, which interpolates fully onto the first stop, as plotly does
+    interpolant = (positions - stops[low]) / (stops[high] - stops[low])
+    colour = rgb[low] + interpolant[:, None] * (rgb[high] - rgb[low])
+    return [f"rgb({r}, {g}, {b})" for r, g, b in np.rint(colour * 255.0).astype(int).tolist()]
+
+
+@cache
+def _bin_colours() -> tuple[str, ...]:
+    """The colour of each of the COLOUR_BINS + 1 bins."""
+    return tuple(colours_at(np.arange(COLOUR_BINS + 1) / COLOUR_BINS))
+
+
+def colour_bins(values: np.ndarray, largest: float) -> np.ndarray:
+    """The colour bin (0..COLOUR_BINS) of each value in [-largest, largest]; values beyond it are clipped."""
+    position = np.clip((np.asarray(values, dtype=float) / largest + 1) / 2, 0.0, 1.0)
+    return np.rint(position * COLOUR_BINS).astype(int)
+
+
+# --- the network ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Shown:
+    """What a sub-step shows: unit values per layer 0..L and edge values per layer 1..L (None: not yet)."""
+
+    unit_name: str
+    unit_range: float
+    units: list
+    edge_name: str
+    edge_range: float
+    edges: list
+    active_layers: frozenset
+    active_edges: frozenset
+    nearby_layer: int | None
+
+
+def _shown_at(spec: Spec, trace: Trace, substep: Substep, limits: Ranges) -> _Shown:
+    layout, last, kind, current = spec.layout, len(spec.layers), substep.kind, substep.layer
+    step = trace.steps[substep.step]
+    if kind in ("forward", "loss"):
+        known = last if kind == "loss" else current
+        return _Shown(
+            "Z", limits.activation,
+            [_first_input(trace, step)] + [_first_example(f.activation, layout) if f.layer <= known else None
+                                           for f in step.forward],
+            "W", limits.weights, [p.weights for p in step.parameters],
+            frozenset({last} if kind == "loss" else {current}),
+            frozenset() if kind == "loss" else frozenset({current}),
+            None if kind == "loss" else current - 1,
+        )
+    if kind == "backward":
+        by_layer = {b.layer: b for b in step.backward}
+        return _Shown(
+            "δ", limits.delta,
+            [None] + [_first_example(by_layer[l].delta, layout) if l >= current else None for l in range(1, last + 1)],
+            "dL/dW", limits.grad_weights,
+            [by_layer[l].grad_weights if l >= current else None for l in range(1, last + 1)],
+            frozenset({current}), frozenset({current}),
+            current + 1 if current < last else None,
+        )
+    everything = frozenset(range(1, last + 1))
+    return _Shown(
+        "Δb", limits.bias_change,
+        [None] + [None if p.bias is None else u.bias - p.bias for p, u in zip(step.parameters, step.update)],
+        "ΔW", limits.weight_change, [u.weights - p.weights for p, u in zip(step.parameters, step.update)],
+        everything, everything, None,
+    )
+
+
+def _shown_units(width: int) -> tuple[list[int], bool]:
     """Indices of the units drawn (0-based) and whether an ellipsis node follows them."""
     if width > MAX_UNITS:
         return list(range(SHOWN_UNITS)), True
@@ -92,136 +214,121 @@ def _y(position: int, count: int) -> float:
     return (count - 1) / 2 - position
 
 
-def _edge_weight(matrix: np.ndarray, layout: str, source: int, target: int) -> tuple[float, str]:
-    """The entry for the edge source (layer l-1) -> target (layer l), and its 1-based index in the layout."""
-    if layout == "rows":
-        return float(matrix[source, target]), f"[{source + 1},{target + 1}]"
-    return float(matrix[target, source]), f"[{target + 1},{source + 1}]"
+def _scatter(name: str, x: list, y: list, **properties) -> dict:
+    return {"type": "scatter", "name": name, "x": x, "y": y, "showlegend": False, **properties}
 
 
-@cache
-def _bin_colours() -> tuple[str, ...]:
-    """The colour of each of the COLOUR_BINS + 1 bins, sampled once from the colour scale."""
-    return tuple(sample_colorscale(COLORSCALE, [k / COLOUR_BINS for k in range(COLOUR_BINS + 1)]))
+def network_figure(spec: Spec, trace: Trace, substep: Substep, limits: Ranges | None = None) -> dict:
+    """The layered network at one sub-step, as a figure dict: unit and edge colours, exact numbers on hover.
 
-
-def _colour(value: float, largest: float) -> tuple[int, str]:
-    """The colour bin of a value in [-largest, largest], and its colour."""
-    position = min(max((value / largest + 1) / 2, 0.0), 1.0)
-    index = round(position * COLOUR_BINS)
-    return index, _bin_colours()[index]
-
-
-def network_figure(spec: Spec, trace: Trace, substep: Substep, limits: Ranges | None = None) -> go.Figure:
-    """The layered network at one sub-step: unit and edge colours, exact numbers on hover.
-
-    `limits`: the trace's colour ranges, `ranges(trace)`; pass them when drawing many sub-steps of one trace.
+    `limits`: the colour ranges, `ranges(trace)`; by default those of the trace, computed once per trace.
     """
-    layout, widths, last = spec.layout, spec.widths, len(spec.layers)
-    step = trace.steps[substep.step]
-    limits = limits or ranges(trace)
-    kind, current = substep.kind, substep.layer
-    example = _which_example(spec, step)
-
-    # What each sub-step shows: per layer, the unit values (None = not computed yet) and the edge values.
-    if kind in ("forward", "loss"):
-        unit_name, unit_range = "Z", limits.activation
-        known = last if kind == "loss" else current
-        units = [_first_input(trace, step)] + [
-            _first_example(f.activation, layout) if f.layer <= known else None for f in step.forward
-        ]
-        edge_name, edge_range = "W", limits.weights
-        edges = [p.weights for p in step.parameters]
-        active_layers = {last} if kind == "loss" else {current}
-        nearby_layer = None if kind == "loss" else current - 1
-        active_edges = set() if kind == "loss" else {current}
-    elif kind == "backward":
-        unit_name, unit_range = "δ", limits.delta
-        by_layer = {b.layer: b for b in step.backward}
-        units = [None] + [_first_example(by_layer[l].delta, layout) if l >= current else None
-                          for l in range(1, last + 1)]
-        edge_name, edge_range = "dL/dW", limits.grad_weights
-        edges = [by_layer[l].grad_weights if l >= current else None for l in range(1, last + 1)]
-        active_layers = active_edges = {current}
-        nearby_layer = current + 1 if current < last else None
-    else:
-        unit_name, unit_range = "Δb", limits.bias_change
-        units = [None] + [None if p.bias is None else u.bias - p.bias for p, u in zip(step.parameters, step.update)]
-        edge_name, edge_range = "ΔW", limits.weight_change
-        edges = [u.weights - p.weights for p, u in zip(step.parameters, step.update)]
-        active_layers = active_edges = set(range(1, last + 1))
-        nearby_layer = None
-
-    shown = [_shown(width) for width in widths]
+    shown = _shown_at(spec, trace, substep, limits or trace_ranges(trace))
+    example = _which_example(spec, trace.steps[substep.step])
+    drawn = [_shown_units(width) for width in spec.widths]
     positions = [
         {unit: (float(layer), _y(k, len(indices) + more)) for k, unit in enumerate(indices)}
-        for layer, (indices, more) in enumerate(shown)
+        for layer, (indices, more) in enumerate(drawn)
     ]
+    data = _edge_traces(spec, shown, positions) + _unit_traces(spec, substep.kind, shown, positions, example)
+    ellipses = [(float(layer), _y(len(indices), len(indices) + 1), spec.widths[layer] - len(indices))
+                for layer, (indices, more) in enumerate(drawn) if more]
+    if ellipses:
+        data.append(_scatter(
+            "more units", [x for x, _, _ in ellipses], [y for _, y, _ in ellipses], mode="text",
+            text=[f"⋮ {hidden} more" for _, _, hidden in ellipses], hoverinfo="skip",
+            textfont={"size": 12, "color": INK},
+        ))
+    tallest = max(len(indices) + more for indices, more in drawn)
+    last = len(spec.layers)
+    return {"data": data, "layout": {
+        "template": {},
+        "height": max(320, 58 * tallest + 130),
+        "margin": {"l": 20, "r": 110, "t": 56, "b": 64},
+        "title": {"text": _figure_title(substep.kind, shown.unit_name, shown.edge_name, example), "x": 0.01,
+                  "xanchor": "left", "font": {"size": 13}},
+        "xaxis": {"visible": False, "range": [-0.6, last + 0.6], "fixedrange": True},
+        "yaxis": {"visible": False, "range": [-(tallest + 1) / 2, (tallest + 1) / 2], "fixedrange": True},
+        "hovermode": "closest",
+        "plot_bgcolor": "#ffffff",
+        "paper_bgcolor": "#ffffff",
+        "uirevision": "network",
+        "annotations": _layer_labels(spec, tallest) + [_flow_arrow(substep.kind, last, tallest)],
+    }}
 
-    # Edges: one line trace per (colour bin, opacity); one marker per edge carries the exact value on hover.
-    segments: dict[tuple[int, float], tuple[str, list, list]] = {}
-    paths = {"x": [], "y": []}  # every edge in light grey underneath, so a near-zero (white) edge stays visible
+
+def _edge_traces(spec: Spec, shown: _Shown, positions: list[dict]) -> list[dict]:
+    """Every edge in light grey underneath (so a near-zero, white edge stays visible), the edges in one
+    line trace per (colour bin, opacity), and one marker per edge carrying its exact value on hover."""
+    rows, name = spec.layout == "rows", shown.edge_name
+    segments: dict[tuple[int, float], tuple[list, list]] = {}  # bin -1: not computed yet
+    paths_x, paths_y = [], []
     marks = {"x": [], "y": [], "value": [], "opacity": [], "text": []}
     pending = {"x": [], "y": [], "text": []}
-    for layer in range(1, last + 1):
-        matrix, opacity = edges[layer - 1], OPAQUE if layer in active_edges else FADED
-        for source, (x0, y0) in positions[layer - 1].items():
-            for target, (x1, y1) in positions[layer].items():
+    for layer in range(1, len(spec.layers) + 1):
+        matrix, sources, targets = shown.edges[layer - 1], positions[layer - 1], positions[layer]
+        opacity = OPAQUE if layer in shown.active_edges else FADED
+        if matrix is not None:
+            by_source = matrix if rows else matrix.T  # [source unit, target unit]
+            block = by_source[np.ix_(list(sources), list(targets))]
+            values, bins = block.tolist(), colour_bins(block, shown.edge_range).tolist()
+        for i, (source, (x0, y0)) in enumerate(sources.items()):
+            for j, (target, (x1, y1)) in enumerate(targets.items()):
                 mark_x, mark_y = x0 + 0.7 * (x1 - x0), y0 + 0.7 * (y1 - y0)
                 if matrix is None:
                     key = (-1, FADED)
-                    segments.setdefault(key, ("#cccccc", [], []))
                     pending["x"].append(mark_x)
                     pending["y"].append(mark_y)
-                    pending["text"].append(f"{edge_name}{layer}: computed in a later sub-step")
+                    pending["text"].append(f"{name}{layer}: computed in a later sub-step")
                 else:
-                    value, index = _edge_weight(matrix, layout, source, target)
-                    bin_index, colour = _colour(value, edge_range)
-                    key = (bin_index, opacity)
-                    segments.setdefault(key, (colour, [], []))
+                    value = values[i][j]
+                    key = (bins[i][j], opacity)
+                    index = f"[{source + 1},{target + 1}]" if rows else f"[{target + 1},{source + 1}]"
                     marks["x"].append(mark_x)
                     marks["y"].append(mark_y)
                     marks["value"].append(value)
                     marks["opacity"].append(opacity)
                     marks["text"].append(
-                        f"{edge_name}{layer}{index} = {value!r}<br>"
+                        f"{name}{layer}{index} = {value!r}<br>"
                         f"from unit {source + 1} of {_layer_name(layer - 1)} to unit {target + 1} of layer {layer}"
                     )
-                _, xs, ys = segments[key]
+                xs, ys = segments.setdefault(key, ([], []))
                 xs += [x0, x1, None]
                 ys += [y0, y1, None]
-                paths["x"] += [x0, x1, None]
-                paths["y"] += [y0, y1, None]
+                paths_x += [x0, x1, None]
+                paths_y += [y0, y1, None]
 
-    data = [go.Scatter(x=paths["x"], y=paths["y"], mode="lines", name="edge paths", showlegend=False,
-                       hoverinfo="skip", line={"color": "#e3e3e3", "width": 1})]
-    for (bin_index, opacity), (colour, xs, ys) in sorted(segments.items()):
+    data = [_scatter("edge paths", paths_x, paths_y, mode="lines", hoverinfo="skip",
+                     line={"color": "#e3e3e3", "width": 1})]
+    colours = _bin_colours()
+    for (bin_index, opacity), (xs, ys) in sorted(segments.items()):
         strength = 0 if bin_index < 0 else abs(bin_index - COLOUR_BINS / 2) / (COLOUR_BINS / 2)
-        data.append(go.Scatter(
-            x=xs, y=ys, mode="lines", name="edges", showlegend=False, hoverinfo="skip", opacity=opacity,
-            line={"color": colour, "width": 1 + 5 * strength},
-        ))
-    data.append(go.Scatter(
-        x=marks["x"], y=marks["y"], mode="markers", name="edge values", showlegend=False,
-        hovertext=marks["text"], hoverinfo="text",
-        marker={"size": 7 if max(widths) <= 6 else 4, "color": marks["value"], "colorscale": COLORSCALE, "cmin": -edge_range,
-                "cmax": edge_range, "opacity": marks["opacity"], "line": {"width": 0.5, "color": INK},
-                "showscale": True,
-                "colorbar": {"title": {"text": edge_name, "side": "top"}, "xref": "container", "x": 1,
+        data.append(_scatter("edges", xs, ys, mode="lines", hoverinfo="skip", opacity=opacity, line={
+            "color": PENDING_EDGE if bin_index < 0 else colours[bin_index], "width": 1 + 5 * strength}))
+    data.append(_scatter(
+        "edge values", marks["x"], marks["y"], mode="markers", hovertext=marks["text"], hoverinfo="text",
+        marker={"size": 7 if max(spec.widths) <= 6 else 4, "color": marks["value"], "colorscale": colorscale(),
+                "cmin": -shown.edge_range, "cmax": shown.edge_range, "opacity": marks["opacity"],
+                "line": {"width": 0.5, "color": INK}, "showscale": True,
+                "colorbar": {"title": {"text": name, "side": "top"}, "xref": "container", "x": 1,
                              "xanchor": "right", "len": 0.8, "thickness": 12}},
     ))
     if pending["x"]:
-        data.append(go.Scatter(
-            x=pending["x"], y=pending["y"], mode="markers", name="pending edge values", showlegend=False,
-            hovertext=pending["text"], hoverinfo="text",
-            marker={"size": 6, "color": NEUTRAL, "opacity": FADED, "line": {"width": 0.5, "color": INK}},
+        data.append(_scatter(
+            "pending edge values", pending["x"], pending["y"], mode="markers", hovertext=pending["text"],
+            hoverinfo="text", marker={"size": 6, "color": NEUTRAL, "opacity": FADED, "line": {"width": 0.5, "color": INK}},
         ))
+    return data
 
-    # Units: coloured ones in one trace (with the colour bar), the not-yet-computed ones in another.
+
+def _unit_traces(spec: Spec, kind: str, shown: _Shown, positions: list[dict], example: str) -> list[dict]:
+    """White discs under every unit (so a faded unit hides the edges behind it), the units with a value
+    (with the colour bar), and the units without one."""
     unit = {"x": [], "y": [], "value": [], "opacity": [], "text": [], "label": [], "label_colour": []}
     blank = {"x": [], "y": [], "opacity": [], "text": []}
-    for layer, values in enumerate(units):
-        opacity = OPAQUE if layer in active_layers else NEARBY if layer == nearby_layer else FADED
+    for layer, values in enumerate(shown.units):
+        opacity = OPAQUE if layer in shown.active_layers else NEARBY if layer == shown.nearby_layer else FADED
+        values = None if values is None else values.tolist()
         for index, (x, y) in positions[layer].items():
             description = f"unit {index + 1} of {_layer_name(layer)}"
             if values is None:
@@ -230,62 +337,35 @@ def network_figure(spec: Spec, trace: Trace, substep: Substep, limits: Ranges | 
                 blank["opacity"].append(opacity)
                 blank["text"].append(description + "<br>" + _no_value(kind, layer))
                 continue
-            value = float(values[index])
+            value = values[index]
             unit["x"].append(x)
             unit["y"].append(y)
             unit["value"].append(value)
             unit["opacity"].append(opacity)
-            unit["text"].append(f"{description}<br>{_unit_symbol(unit_name, layer, kind)} = {value!r}"
+            unit["text"].append(f"{description}<br>{_unit_symbol(shown.unit_name, layer, kind)} = {value!r}"
                                 + ("" if kind == "update" else f"  ({example})"))
             unit["label"].append(_short(value))
-            dark = abs(value) > 0.6 * unit_range and opacity == OPAQUE
+            dark = abs(value) > 0.6 * shown.unit_range and opacity == OPAQUE
             unit["label_colour"].append("#ffffff" if dark else "#111111")
-    # An opaque white disc under every unit, so a faded unit does not show the edges behind it.
-    data.append(go.Scatter(
-        x=unit["x"] + blank["x"], y=unit["y"] + blank["y"], mode="markers", name="unit backgrounds",
-        showlegend=False, hoverinfo="skip", marker={"size": 34, "color": NEUTRAL, "line": {"width": 0}},
-    ))
-    data.append(go.Scatter(
-        x=unit["x"], y=unit["y"], mode="markers+text", name="units", showlegend=False,
-        hovertext=unit["text"], hoverinfo="text", text=unit["label"],
-        textfont={"size": 10, "color": unit["label_colour"]},
-        marker={"size": 34, "color": unit["value"], "colorscale": COLORSCALE, "cmin": -unit_range,
-                "cmax": unit_range, "opacity": unit["opacity"], "line": {"width": 1, "color": INK},
-                "showscale": True,
-                # The figure title says which example; the two bars sit side by side at the right edge.
-                "colorbar": {"title": {"text": unit_name, "side": "top"}, "xref": "container", "x": 1,
-                             "xanchor": "right", "xpad": 62, "len": 0.8, "thickness": 12}},
-    ))
+    data = [
+        _scatter("unit backgrounds", unit["x"] + blank["x"], unit["y"] + blank["y"], mode="markers",
+                 hoverinfo="skip", marker={"size": 34, "color": NEUTRAL, "line": {"width": 0}}),
+        _scatter("units", unit["x"], unit["y"], mode="markers+text", hovertext=unit["text"], hoverinfo="text",
+                 text=unit["label"], textfont={"size": 10, "color": unit["label_colour"]},
+                 marker={"size": 34, "color": unit["value"], "colorscale": colorscale(), "cmin": -shown.unit_range,
+                         "cmax": shown.unit_range, "opacity": unit["opacity"], "line": {"width": 1, "color": INK},
+                         # The figure title says which example; the two bars sit side by side at the right edge.
+                         "showscale": True,
+                         "colorbar": {"title": {"text": shown.unit_name, "side": "top"}, "xref": "container", "x": 1,
+                                      "xanchor": "right", "xpad": 62, "len": 0.8, "thickness": 12}}),
+    ]
     if blank["x"]:
-        data.append(go.Scatter(
-            x=blank["x"], y=blank["y"], mode="markers", name="units without a value", showlegend=False,
-            hovertext=blank["text"], hoverinfo="text",
+        data.append(_scatter(
+            "units without a value", blank["x"], blank["y"], mode="markers", hovertext=blank["text"],
+            hoverinfo="text",
             marker={"size": 34, "color": NEUTRAL, "opacity": blank["opacity"], "line": {"width": 1, "color": INK}},
         ))
-    ellipses = [(float(layer), _y(len(indices), len(indices) + 1), widths[layer] - len(indices))
-                for layer, (indices, more) in enumerate(shown) if more]
-    if ellipses:
-        data.append(go.Scatter(
-            x=[x for x, _, _ in ellipses], y=[y for _, y, _ in ellipses], mode="text", name="more units",
-            showlegend=False, text=[f"⋮ {hidden} more" for _, _, hidden in ellipses], hoverinfo="skip",
-            textfont={"size": 12, "color": INK},
-        ))
-
-    tallest = max(len(indices) + more for indices, more in shown)
-    return go.Figure(data=data, layout=dict(
-        template="none",
-        height=max(320, 58 * tallest + 130),
-        margin={"l": 20, "r": 110, "t": 56, "b": 64},
-        title={"text": _figure_title(kind, unit_name, edge_name, example), "x": 0.01, "xanchor": "left",
-               "font": {"size": 13}},
-        xaxis={"visible": False, "range": [-0.6, last + 0.6], "fixedrange": True},
-        yaxis={"visible": False, "range": [-(tallest + 1) / 2, (tallest + 1) / 2], "fixedrange": True},
-        hovermode="closest",
-        plot_bgcolor="#ffffff",
-        paper_bgcolor="#ffffff",
-        uirevision="network",
-        annotations=_layer_labels(spec, tallest) + [_flow_arrow(kind, last, tallest)],
-    ))
+    return data
 
 
 def _short(value: float) -> str:
@@ -352,29 +432,29 @@ def _flow_arrow(kind: str, last: int, tallest: int) -> dict:
             "startstandoff": 4}
 
 
-def loss_curve_figure(trace: Trace, step: int) -> go.Figure:
-    """The loss before each SGD step and after the last one, with the current step marked."""
-    history = list(trace.loss_history)
+def loss_curve_figure(trace: Trace, step: int) -> dict:
+    """The loss before each SGD step and after the last one, with the current step marked, as a figure dict."""
+    history = [float(value) for value in trace.loss_history]
     steps = list(range(len(history)))
-    figure = go.Figure(data=[
-        go.Scatter(x=steps, y=history, mode="lines+markers", name="loss", showlegend=False,
-                   line={"color": "#4c72b0", "width": 2}, marker={"size": 6},
-                   hovertext=[f"loss before step {i}: {value!r}" if i < len(history) - 1
-                              else f"loss after the last step: {value!r}" for i, value in enumerate(history)],
-                   hoverinfo="text"),
-        go.Scatter(x=[step], y=[history[step]], mode="markers", name="current step", showlegend=False,
-                   marker={"size": 13, "color": "#d62728", "line": {"width": 2, "color": "#ffffff"}},
-                   hovertext=[f"current step {step}: loss {history[step]!r}"], hoverinfo="text"),
-    ])
-    figure.update_layout(
-        template="none",
-        height=240,
-        margin={"l": 60, "r": 20, "t": 20, "b": 45},
-        xaxis={"title": {"text": "SGD step"}, "dtick": 1 if len(history) <= 20 else None, "range": [-0.3, len(history) - 0.7],
-               "zeroline": False, "fixedrange": True},
-        yaxis={"title": {"text": "loss"}, "rangemode": "tozero", "fixedrange": True},
-        plot_bgcolor="#ffffff",
-        paper_bgcolor="#ffffff",
-        uirevision="loss",
-    )
-    return figure
+    xaxis = {"title": {"text": "SGD step"}, "range": [-0.3, len(history) - 0.7], "zeroline": False,
+             "fixedrange": True}
+    if len(history) <= 20:
+        xaxis["dtick"] = 1
+    return {"data": [
+        _scatter("loss", steps, history, mode="lines+markers", line={"color": "#4c72b0", "width": 2},
+                 marker={"size": 6}, hoverinfo="text",
+                 hovertext=[f"loss before step {i}: {value!r}" if i < len(history) - 1
+                            else f"loss after the last step: {value!r}" for i, value in enumerate(history)]),
+        _scatter("current step", [step], [history[step]], mode="markers", hoverinfo="text",
+                 marker={"size": 13, "color": "#d62728", "line": {"width": 2, "color": "#ffffff"}},
+                 hovertext=[f"current step {step}: loss {history[step]!r}"]),
+    ], "layout": {
+        "template": {},
+        "height": 240,
+        "margin": {"l": 60, "r": 20, "t": 20, "b": 45},
+        "xaxis": xaxis,
+        "yaxis": {"title": {"text": "loss"}, "rangemode": "tozero", "fixedrange": True},
+        "plot_bgcolor": "#ffffff",
+        "paper_bgcolor": "#ffffff",
+        "uirevision": "loss",
+    }}
