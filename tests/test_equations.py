@@ -508,3 +508,11 @@ def test_a_mini_batch_step_uses_its_own_examples_and_n():
     assert contains_number(mathml, loss)
     assert ("1", "2·2") in fractions(mathml)
     assert f"mini-batch: examples {batch[0] + 1}, {batch[1] + 1}" in plain(mathml)
+
+
+def test_titles_and_equations_are_importable_from_equations():
+    """The lab imports both from webapp.equations; the titles and shared notation live in webapp.notation."""
+    from webapp import notation
+    from webapp.equations import equation, title
+
+    assert title is notation.title and callable(equation)

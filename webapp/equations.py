@@ -1,4 +1,4 @@
-"""Each sub-step's equations: a plain-text title and matrix equations as MathML.
+"""Each sub-step's equations as MathML, with the numbers of the trace.
 
 The equations are written in the spec's layout, as the seeds write them:
 
@@ -8,6 +8,8 @@ The equations are written in the spec's layout, as the seeds write them:
 Where every matrix of a line is small, the line goes on with the numbers of the
 trace (4 significant digits). LaTeX is built here from our own templates and
 formatted floats only, and turned into MathML on the server by latex2mathml.
+The plain-text title of each sub-step, and how numbers, matrices and lines are
+written, live in `webapp.notation`; `title` is importable from here too.
 """
 from __future__ import annotations
 
@@ -20,116 +22,16 @@ from engine.spec import Spec
 from engine.timeline import Substep
 from engine.trace import Trace
 
-MAX_SHOWN = 8  # matrices up to 8 x 8 are written out with their numbers
+from . import notation
+from .notation import line, matrix, number, title
 
-_PLAIN_ACTIVATION = {"identity": "{s}", "relu": "relu({s})", "sigmoid": "σ({s})", "tanh": "tanh({s})",
-                     "softmax": "softmax({s})"}
+__all__ = ["equation", "title", "number", "matrix"]
+
 _TEX_ACTIVATION = {"identity": "{s}", "relu": r"\operatorname{{relu}}({s})", "sigmoid": r"\sigma({s})",
                    "tanh": r"\tanh({s})", "softmax": r"\operatorname{{softmax}}({s})"}
-_PLAIN_DERIVATIVE = {"relu": "relu'", "leaky_relu": "leaky_relu'", "sigmoid": "σ'", "tanh": "tanh'"}
 _TEX_DERIVATIVE_FORM = {"relu": r"𝟙[{s} > 0]", "leaky_relu": r"𝟙[{s} > 0] + {a}\,𝟙[{s} \le 0]",
                         "sigmoid": r"{z} \odot (1 - {z})", "tanh": r"1 - {z} \odot {z}"}
 
-
-# --- titles ---------------------------------------------------------------------------------
-
-def title(spec: Spec, substep: Substep) -> str:
-    """The sub-step in words with its equations in plain text, e.g. 'Forward, layer 1: S1 = W1 X, Z1 = relu(S1)'."""
-    if substep.kind == "forward":
-        layer = substep.layer
-        return f"Forward, layer {layer}: {_plain_pre_activation(spec, layer)}, Z{layer} = {_plain_activation(spec, layer)}"
-    if substep.kind == "loss":
-        return f"Loss: L = {_plain_loss(spec)}"
-    if substep.kind == "backward":
-        return f"Backward, layer {substep.layer}: " + ", ".join(_plain_backward(spec, substep.layer))
-    frozen = [name for name, _, trained in _parameters(spec) if not trained]
-    return _plain_update(spec, substep.step) + (f"; {', '.join(frozen)} frozen" if frozen else "")
-
-
-def _z_plain(layer: int) -> str:
-    return "X" if layer == 0 else f"Z{layer}"
-
-
-def _plain_pre_activation(spec: Spec, layer: int) -> str:
-    has_bias = spec.layers[layer - 1].bias is not None
-    if spec.layout == "rows":
-        return f"S{layer} = {_z_plain(layer - 1)} W{layer}" + (f" + 1_N b{layer}" if has_bias else "")
-    return f"S{layer} = W{layer} {_z_plain(layer - 1)}" + (f" + b{layer} 1_N^T" if has_bias else "")
-
-
-def _plain_activation(spec: Spec, layer: int) -> str:
-    config = spec.layers[layer - 1]
-    if config.activation == "leaky_relu":
-        return f"max(S{layer}, {config.negative_slope:g} S{layer})"
-    return _PLAIN_ACTIVATION[config.activation].format(s=f"S{layer}")
-
-
-def _plain_product(symbols: list[str]) -> str:
-    """'2N', 'N·d2': the symbols of a divisor in plain text, parenthesised when there are several."""
-    text = ""
-    for symbol in symbols:
-        text += ("·" if text and symbol.startswith("d") else "") + symbol
-    return f"({text})" if len(symbols) > 1 else text
-
-
-def _plain_fraction(numerator: int, denominator: list[str]) -> str:
-    if not denominator:
-        return "" if numerator == 1 else f"{numerator} "
-    return f"{numerator}/{_plain_product(denominator)} "
-
-
-def _plain_loss(spec: Spec) -> str:
-    loss, output = spec.loss, len(spec.layers)
-    factor = _plain_fraction(1, [s for s, _ in _loss_denominator(spec)])
-    if loss.name == "squared_error":
-        return f"{factor}Σ‖Y − T‖²"
-    if loss.name == "cross_entropy":
-        text = f"−{factor}Σ T ⊙ log Y"
-        return text + (f" (from S{output} by log-softmax)" if _fused(spec) else "")
-    if loss.name == "binary_cross_entropy":
-        text = f"−{factor}Σ [T ⊙ log Y + (1 − T) ⊙ log(1 − Y)]"
-        return text + (f" (from S{output} by softplus)" if _fused(spec) else "")
-    return f"{factor}Σ_n Σ_(k≠c_n) max(0, y_nk − y_n,c_n + {loss.margin:g})"
-
-
-def _plain_update(spec: Spec, step: int) -> str:
-    optimizer, kind = spec.optimizer, _optimizer_kind(spec)
-    rate = f"r = {optimizer.learning_rate:g}"
-    if kind == "adam":
-        beta1, beta2 = optimizer.betas
-        return (f"Update (Adam, t = {_adam_t(spec, step)}): m ← β1 m + (1 − β1) dL/dW, v ← β2 v + (1 − β2) (dL/dW)², "
-                f"W ← W − r m̂ / (√v̂ + ε) ({rate}, β1 = {beta1:g}, β2 = {beta2:g}, ε = {optimizer.eps:g})")
-    if kind == "momentum":
-        step_rule = "W ← W − r (dL/dW + μ v)" if optimizer.nesterov else "W ← W − r v"
-        return f"Update: v ← μ v + dL/dW, {step_rule} ({rate}, μ = {optimizer.momentum:g})"
-    rule = "W ← W − r dL/dW"
-    if any(layer.bias is not None for layer in spec.layers):
-        rule += ", b ← b − r dL/db"
-    return f"Update: {rule} ({rate})"
-
-
-def _plain_backward(spec: Spec, layer: int) -> list[str]:
-    config, rows = spec.layers[layer - 1], spec.layout == "rows"
-    if layer == len(spec.layers) and _fused(spec):
-        divisor = _plain_product([s for s, _ in _reduction(spec)])
-        parts = [f"δ{layer} = (Y − T)/{divisor}" if divisor else f"δ{layer} = Y − T"]
-    elif config.activation == "softmax":
-        jacobian = f"(G − (G ⊙ Z{layer}) 1 1^T)" if rows else f"(G − 1 1^T (G ⊙ Z{layer}))"
-        parts = [f"δ{layer} = Z{layer} ⊙ {jacobian} with G = dL/dZ{layer}"]
-    elif config.activation == "identity":
-        parts = [f"δ{layer} = dL/dZ{layer}"]
-    else:
-        parts = [f"δ{layer} = dL/dZ{layer} ⊙ {_PLAIN_DERIVATIVE[config.activation]}(S{layer})"]
-    below = _z_plain(layer - 1)
-    parts.append(f"dL/dW{layer} = " + (f"{below}^T δ{layer}" if rows else f"δ{layer} {below}^T"))
-    if config.bias is not None:
-        parts.append(f"dL/db{layer} = " + (f"1_N^T δ{layer}" if rows else f"δ{layer} 1_N"))
-    if layer > 1:
-        parts.append(f"dL/dZ{layer - 1} = " + (f"δ{layer} W{layer}^T" if rows else f"W{layer}^T δ{layer}"))
-    return parts
-
-
-# --- MathML ---------------------------------------------------------------------------------
 
 def equation(spec: Spec, trace: Trace, substep: Substep) -> Markup:
     """The sub-step's equations as MathML, one <math display="block"> per line."""
@@ -142,7 +44,7 @@ def equation(spec: Spec, trace: Trace, substep: Substep) -> Markup:
         lines = _backward_lines(spec, trace, step, substep.layer)
     else:
         lines = _update_lines(spec, trace, step)
-    return Markup("\n".join(_mathml(line) for line in lines))
+    return Markup("\n".join(_mathml(latex) for latex in lines))
 
 
 # Brackets drawn with CSS: stretchy [ ] need a math font (OpenType MATH table) that most machines lack.
@@ -155,59 +57,6 @@ _BRACKETS = ("border-left:1.5px solid;border-right:1.5px solid;padding:0 .3em;ma
 def _mathml(latex: str) -> str:
     """One display-mode <math> element; every table in our LaTeX is a matrix and gets brackets."""
     return convert(latex, display="block").replace("<mtable>", f'<mtable class="matrix" style="{_BRACKETS}">')
-
-
-def number(value: float) -> str:
-    """A float to 4 significant digits in LaTeX (1.5e-05 -> 1.5 \\times 10^{-5})."""
-    value = float(value)
-    if value == 0:
-        return "0"
-    text = f"{value:.4g}"
-    if "e" in text:
-        mantissa, exponent = text.split("e")
-        return rf"{mantissa} \times 10^{{{int(exponent)}}}"
-    return text
-
-
-def matrix(array: np.ndarray) -> str:
-    """A matrix (or a bias vector, already shaped as a row or a column) in LaTeX, as one group."""
-    array = np.atleast_2d(array)
-    body = r" \\ ".join(" & ".join(number(v) for v in row) for row in array)
-    return rf"{{\begin{{matrix}} {body} \end{{matrix}}}}"
-
-
-def _small(*arrays) -> bool:
-    return all(max(np.atleast_2d(a).shape) <= MAX_SHOWN for a in arrays)
-
-
-def _line(symbolic: str, substituted: str | None, operands, result=None) -> str:
-    """'symbolic = substituted = result', with the numbers only where every matrix is small.
-
-    A large operand drops the substituted middle; a large result is replaced by its shape.
-    """
-    text = symbolic
-    operands = [a for a in operands if a is not None]
-    if substituted is not None and _small(*operands) and (result is None or _small(result)):
-        text += f" = {substituted}"
-    if result is None:
-        return text
-    if np.ndim(result) == 0:
-        return text + f" = {number(result)}"
-    if _small(result):
-        return text + f" = {matrix(result)}"
-    rows, columns = np.atleast_2d(result).shape
-    return text + rf" \quad \text{{({rows} × {columns})}}"
-
-
-def _z(layer: int) -> str:
-    return "X" if layer == 0 else f"Z_{{{layer}}}"
-
-
-def _bias(spec: Spec, bias: np.ndarray | None) -> np.ndarray | None:
-    """A bias vector as the layout writes it: a row (rows layout) or a column (columns layout)."""
-    if bias is None:
-        return None
-    return bias.reshape(1, -1) if spec.layout == "rows" else bias.reshape(-1, 1)
 
 
 def _batch(spec: Spec, trace: Trace, step) -> tuple[np.ndarray, np.ndarray]:
@@ -234,20 +83,20 @@ def _backward_of(step, layer: int):
 
 def _forward_lines(spec: Spec, trace: Trace, step, layer: int) -> list[str]:
     config, rows = spec.layers[layer - 1], spec.layout == "rows"
-    weights, bias = step.parameters[layer - 1].weights, _bias(spec, step.parameters[layer - 1].bias)
+    weights, bias = step.parameters[layer - 1].weights, notation.bias_in_layout(spec, step.parameters[layer - 1].bias)
     below, out = _activation_below(spec, trace, step, layer - 1), step.forward[layer - 1]
     if rows:
-        symbolic = f"S_{{{layer}}} = {_z(layer - 1)} W_{{{layer}}}"
+        symbolic = f"S_{{{layer}}} = {notation.z_latex(layer - 1)} W_{{{layer}}}"
         substituted = f"{matrix(below)} {matrix(weights)}"
         tail_symbolic, tail = rf" + 𝟏_N b_{{{layer}}}", r" + 𝟏_N " + (matrix(bias) if bias is not None else "")
     else:
-        symbolic = f"S_{{{layer}}} = W_{{{layer}}} {_z(layer - 1)}"
+        symbolic = f"S_{{{layer}}} = W_{{{layer}}} {notation.z_latex(layer - 1)}"
         substituted = f"{matrix(weights)} {matrix(below)}"
         tail_symbolic, tail = rf" + b_{{{layer}}} 𝟏_N^\top", (matrix(bias) if bias is not None else "")
         tail = f" + {tail} " + r"𝟏_N^\top"
     if bias is not None:
         symbolic, substituted = symbolic + tail_symbolic, substituted + tail
-    lines = [_line(symbolic, substituted, [weights, below, bias], out.pre_activation)]
+    lines = [line(symbolic, substituted, [weights, below, bias], out.pre_activation)]
     s = f"S_{{{layer}}}"
     if config.activation == "leaky_relu":
         rule = rf"\max({s}, {config.negative_slope:g}\, {s})"
@@ -255,34 +104,8 @@ def _forward_lines(spec: Spec, trace: Trace, step, layer: int) -> list[str]:
         rule = _TEX_ACTIVATION[config.activation].format(s=s)
     if config.activation == "softmax":
         rule += r"\ \text{(each row)}" if rows else r"\ \text{(each column)}"
-    lines.append(_line(f"Z_{{{layer}}} = {rule}", None, [], out.activation))
+    lines.append(line(f"Z_{{{layer}}} = {rule}", None, [], out.activation))
     return lines
-
-
-def _reduction(spec: Spec, n: int = 0) -> list[tuple[str, int]]:
-    """The reduction's divisor as (symbol, value) factors: N for mean, N and d_L for mean_all (n: the step's N)."""
-    width, last = spec.widths[-1], len(spec.layers)
-    return {"mean": [("N", n)], "sum": [], "mean_all": [("N", n), (f"d{last}", width)]}[spec.loss.reduction]
-
-
-def _loss_denominator(spec: Spec, n: int = 0) -> list[tuple[str, int]]:
-    half = spec.loss.name == "squared_error" and spec.loss.half
-    return ([("2", 2)] if half else []) + _reduction(spec, n)
-
-
-def _fraction(numerator: int, denominator: list[tuple[str, int]]) -> tuple[str, str]:
-    """(symbolic, numeric) LaTeX of numerator / product(denominator); '' for 1."""
-    if not denominator:
-        text = "" if numerator == 1 else str(numerator)
-        return text, text
-    symbols = " ".join(s if len(s) == 1 else f"d_{{{s[1:]}}}" for s, _ in denominator)
-    values = r" \cdot ".join(str(v) for _, v in denominator)
-    return rf"\frac{{{numerator}}}{{{symbols}}}", rf"\frac{{{numerator}}}{{{values}}}"
-
-
-def _fused(spec: Spec) -> bool:
-    last = spec.layers[-1].activation
-    return (spec.loss.name, last) in (("cross_entropy", "softmax"), ("binary_cross_entropy", "sigmoid"))
 
 
 def _loss_lines(spec: Spec, trace: Trace, step) -> list[str]:
@@ -290,7 +113,7 @@ def _loss_lines(spec: Spec, trace: Trace, step) -> list[str]:
     output, targets = step.forward[-1].activation, _batch(spec, trace, step)[1]
     n = _examples(spec, step)
     y, t = matrix(output), matrix(targets)
-    factor, factor_numbers = _fraction(1, _loss_denominator(spec, n))
+    factor, factor_numbers = notation.fraction(1, notation.loss_denominator(spec, n))
     lines = [f"Y = Z_{{{last}}}"]
     if step.batch is not None:
         examples = ", ".join(str(i + 1) for i in step.batch)
@@ -298,7 +121,7 @@ def _loss_lines(spec: Spec, trace: Trace, step) -> list[str]:
     if loss.name == "squared_error":
         symbolic = rf"L = {factor} \left\| Y - T \right\|_F^2"
         substituted = rf"{factor_numbers} \left\| {y} - {t} \right\|_F^2"
-        gradient, _ = _fraction(1 if loss.half else 2, _reduction(spec, n))
+        gradient, _ = notation.fraction(1 if loss.half else 2, notation.reduction(spec, n))
         gradient = f"{gradient} (Y - T)"
     elif loss.name == "cross_entropy":
         symbolic = rf"L = -{factor} \sum T \odot \log Y"
@@ -317,8 +140,8 @@ def _loss_lines(spec: Spec, trace: Trace, step) -> list[str]:
         gradient = (rf"\frac{{\partial L}}{{\partial y_{{{pair}}}}} = {factor} \left( 𝟙[k \ne c_n,\ "
                     rf"{margin} > 0] - 𝟙[k = c_n] \sum_{{j \ne c_n}} 𝟙[y_{{{pair.replace('k', 'j')}}}"
                     rf" - y_{{{own}}} + {loss.margin:g} > 0] \right)")
-    lines.append(_line(symbolic, substituted, [output, targets], step.loss))
-    if _fused(spec):
+    lines.append(line(symbolic, substituted, [output, targets], step.loss))
+    if notation.fused(spec):
         stable = "log-softmax" if loss.name == "cross_entropy" else "softplus"
         lines.append(rf"\text{{(computed stably from }} S_{{{last}}} \text{{ by {stable}, so no }} \log 0)")
     if loss.name == "multiclass_hinge":
@@ -329,7 +152,7 @@ def _loss_lines(spec: Spec, trace: Trace, step) -> list[str]:
     if step.output_gradient is None:
         lines.append(gradient_name + r" \quad \text{(not finite: the output saturated; the fused form is used)}")
     else:
-        lines.append(_line(gradient_name, None, [], step.output_gradient))
+        lines.append(line(gradient_name, None, [], step.output_gradient))
     return lines
 
 
@@ -337,10 +160,10 @@ def _backward_lines(spec: Spec, trace: Trace, step, layer: int) -> list[str]:
     config, rows, last = spec.layers[layer - 1], spec.layout == "rows", len(spec.layers)
     grads, out = _backward_of(step, layer), step.forward[layer - 1]
     d, dz = rf"\delta_{{{layer}}}", rf"\frac{{\partial L}}{{\partial Z_{{{layer}}}}}"
-    if layer == last and _fused(spec):
-        divisor, divisor_numbers = _fraction(1, _reduction(spec, _examples(spec, step)))
+    if layer == last and notation.fused(spec):
+        divisor, divisor_numbers = notation.fraction(1, notation.reduction(spec, _examples(spec, step)))
         y, t = out.activation, _batch(spec, trace, step)[1]
-        lines = [_line(f"{d} = {divisor} (Y - T)", f"{divisor_numbers} \\left( {matrix(y)} - {matrix(t)} \\right)",
+        lines = [line(f"{d} = {divisor} (Y - T)", f"{divisor_numbers} \\left( {matrix(y)} - {matrix(t)} \\right)",
                        [y, t], grads.delta)]
     elif config.activation == "softmax":
         g, z = grads.grad_activation, out.activation
@@ -353,9 +176,9 @@ def _backward_lines(spec: Spec, trace: Trace, step, layer: int) -> list[str]:
             gm, zm = matrix(g), matrix(z)
             substituted = (rf"{zm} \odot \left( {gm} - ({gm} \odot {zm}) {ones} \right)" if rows else
                            rf"{zm} \odot \left( {gm} - {ones} ({gm} \odot {zm}) \right)")
-        lines = [_line(symbolic, substituted, [g, z], grads.delta)]
+        lines = [line(symbolic, substituted, [g, z], grads.delta)]
     elif config.activation == "identity":
-        lines = [_line(rf"{d} = {dz}", None, [], grads.delta)]
+        lines = [line(rf"{d} = {dz}", None, [], grads.delta)]
     else:
         s, g = f"S_{{{layer}}}", grads.grad_activation
         form = _TEX_DERIVATIVE_FORM[config.activation].format(s=s, z=f"Z_{{{layer}}}", a=f"{config.negative_slope:g}")
@@ -364,52 +187,29 @@ def _backward_lines(spec: Spec, trace: Trace, step, layer: int) -> list[str]:
         slope = activations.backward(config.activation, out.pre_activation, out.activation,
                                      np.ones_like(out.pre_activation), config.negative_slope)
         substituted = None if g is None else rf"{matrix(g)} \odot {matrix(slope)}"
-        lines = [_line(symbolic, substituted, [g, slope], grads.delta)]
+        lines = [line(symbolic, substituted, [g, slope], grads.delta)]
     below, weights = _activation_below(spec, trace, step, layer - 1), step.parameters[layer - 1].weights
     dm, bm, wm = matrix(grads.delta), matrix(below), matrix(weights)
     name_w = rf"\frac{{\partial L}}{{\partial W_{{{layer}}}}}"
     if rows:
-        lines.append(_line(rf"{name_w} = {_z(layer - 1)}^\top {d}", rf"{bm}^\top {dm}",
+        lines.append(line(rf"{name_w} = {notation.z_latex(layer - 1)}^\top {d}", rf"{bm}^\top {dm}",
                            [below, grads.delta], grads.grad_weights))
     else:
-        lines.append(_line(rf"{name_w} = {d} {_z(layer - 1)}^\top", rf"{dm} {bm}^\top",
+        lines.append(line(rf"{name_w} = {d} {notation.z_latex(layer - 1)}^\top", rf"{dm} {bm}^\top",
                            [below, grads.delta], grads.grad_weights))
     if config.bias is not None:
         name_b = rf"\frac{{\partial L}}{{\partial b_{{{layer}}}}}"
         symbolic = rf"{name_b} = 𝟏_N^\top {d}" if rows else rf"{name_b} = {d} 𝟏_N"
         substituted = rf"𝟏_N^\top {dm}" if rows else rf"{dm} 𝟏_N"
-        lines.append(_line(symbolic, substituted, [grads.delta], _bias(spec, grads.grad_bias)))
+        lines.append(line(symbolic, substituted, [grads.delta], notation.bias_in_layout(spec, grads.grad_bias)))
     if layer > 1:
         name_z = rf"\frac{{\partial L}}{{\partial Z_{{{layer - 1}}}}}"
         result = _backward_of(step, layer - 1).grad_activation
         if rows:
-            lines.append(_line(rf"{name_z} = {d} W_{{{layer}}}^\top", rf"{dm} {wm}^\top", [grads.delta, weights], result))
+            lines.append(line(rf"{name_z} = {d} W_{{{layer}}}^\top", rf"{dm} {wm}^\top", [grads.delta, weights], result))
         else:
-            lines.append(_line(rf"{name_z} = W_{{{layer}}}^\top {d}", rf"{wm}^\top {dm}", [grads.delta, weights], result))
+            lines.append(line(rf"{name_z} = W_{{{layer}}}^\top {d}", rf"{wm}^\top {dm}", [grads.delta, weights], result))
     return lines
-
-
-def _parameters(spec: Spec) -> list[tuple[str, str, bool]]:
-    """(name, kind, trained) of every parameter: ('W1', 'weights', True), ('b1', 'bias', False), ..."""
-    found = []
-    for index, layer in enumerate(spec.layers, start=1):
-        found.append((f"W{index}", "weights", layer.train_weights))
-        if layer.bias is not None:
-            found.append((f"b{index}", "bias", layer.train_bias))
-    return found
-
-
-def _optimizer_kind(spec: Spec) -> str:
-    """'sgd', 'momentum' (SGD with momentum > 0) or 'adam'."""
-    if spec.optimizer.name == "adam":
-        return "adam"
-    return "momentum" if spec.optimizer.momentum > 0 else "sgd"
-
-
-def _adam_t(spec: Spec, step: int) -> int:
-    """Adam's update count t after this step (the request may start from a saved state)."""
-    start = spec.optimizer.state.step if spec.optimizer.state is not None else 0
-    return start + step + 1
 
 
 def _state_before(spec: Spec, trace: Trace, index: int, field: str, name: str, like: np.ndarray) -> np.ndarray:
@@ -419,27 +219,27 @@ def _state_before(spec: Spec, trace: Trace, index: int, field: str, name: str, l
 
 
 def _update_lines(spec: Spec, trace: Trace, step) -> list[str]:
-    optimizer, kind = spec.optimizer, _optimizer_kind(spec)
+    optimizer, kind = spec.optimizer, notation.optimizer_kind(spec)
     rate = f"{optimizer.learning_rate:g}"
     lines = []
     if kind == "adam":
         beta1, beta2 = optimizer.betas
-        lines.append(rf"t = {_adam_t(spec, step.index)},\ r = {rate},\ \beta_1 = {beta1:g},\ \beta_2 = {beta2:g},"
-                     rf"\ \epsilon = {number(optimizer.eps)}")
-    for name, part, trained in _parameters(spec):
+        lines.append(rf"t = {notation.adam_t(spec, step.index)},\ r = {rate},\ \beta_1 = {beta1:g},"
+                     rf"\ \beta_2 = {beta2:g},\ \epsilon = {number(optimizer.eps)}")
+    for name, part, trained in notation.parameters(spec):
         layer = int(name[1:])
         symbol = f"{name[0]}_{{{layer}}}"
         grads = _backward_of(step, layer)
         before = getattr(step.parameters[layer - 1], part)
         after = getattr(step.update[layer - 1], part)
         gradient = grads.grad_weights if part == "weights" else grads.grad_bias
-        shape = (lambda a: _bias(spec, a)) if part == "bias" else (lambda a: a)
+        shape = (lambda a: notation.bias_in_layout(spec, a)) if part == "bias" else (lambda a: a)
         if not trained:
             lines.append(rf"{symbol} \text{{ is frozen: not updated (its gradient is still computed)}}")
             continue
         g = rf"\frac{{\partial L}}{{\partial {symbol}}}"
         if kind == "sgd":
-            lines.append(_line(rf"{symbol} \leftarrow {symbol} - r {g}",
+            lines.append(line(rf"{symbol} \leftarrow {symbol} - r {g}",
                                rf"{matrix(shape(before))} - {rate} {matrix(shape(gradient))}",
                                [shape(before), shape(gradient)], shape(after)))
         elif kind == "momentum":
@@ -456,14 +256,14 @@ def _momentum_lines(spec, trace, step, name, symbol, g, shape, before, gradient,
     old = shape(_state_before(spec, trace, step.index, "velocity", name, before))
     new = shape(step.optimizer_state.velocity[name])
     v = rf"v_{{{symbol}}}"
-    lines = [_line(rf"{v} \leftarrow \mu {v} + {g}", rf"{mu} {matrix(old)} + {matrix(shape(gradient))}",
+    lines = [line(rf"{v} \leftarrow \mu {v} + {g}", rf"{mu} {matrix(old)} + {matrix(shape(gradient))}",
                    [old, shape(gradient)], new)]
     if optimizer.nesterov:
-        lines.append(_line(rf"{symbol} \leftarrow {symbol} - r \left( {g} + \mu {v} \right)",
+        lines.append(line(rf"{symbol} \leftarrow {symbol} - r \left( {g} + \mu {v} \right)",
                            rf"{matrix(shape(before))} - {rate} \left( {matrix(shape(gradient))} + {mu} {matrix(new)} \right)",
                            [shape(before), shape(gradient), new], shape(after)))
     else:
-        lines.append(_line(rf"{symbol} \leftarrow {symbol} - r {v}", rf"{matrix(shape(before))} - {rate} {matrix(new)}",
+        lines.append(line(rf"{symbol} \leftarrow {symbol} - r {v}", rf"{matrix(shape(before))} - {rate} {matrix(new)}",
                            [shape(before), new], shape(after)))
     return lines
 
@@ -477,10 +277,10 @@ def _adam_lines(spec, trace, step, name, symbol, g, shape, before, gradient, aft
     m_new, v_new, grad = shape(state.first_moment[name]), shape(state.second_moment[name]), shape(gradient)
     m, v = rf"m_{{{symbol}}}", rf"v_{{{symbol}}}"
     return [
-        _line(rf"{m} \leftarrow \beta_1 {m} + (1 - \beta_1) {g}",
+        line(rf"{m} \leftarrow \beta_1 {m} + (1 - \beta_1) {g}",
               rf"{beta1:g} {matrix(m_old)} + {1 - beta1:g} {matrix(grad)}", [m_old, grad], m_new),
-        _line(rf"{v} \leftarrow \beta_2 {v} + (1 - \beta_2) {g} \odot {g}",
+        line(rf"{v} \leftarrow \beta_2 {v} + (1 - \beta_2) {g} \odot {g}",
               rf"{beta2:g} {matrix(v_old)} + {1 - beta2:g} {matrix(grad)} \odot {matrix(grad)}", [v_old, grad], v_new),
-        _line(rf"{symbol} \leftarrow {symbol} - \frac{{r}}{{1 - \beta_1^t}} {m} \oslash "
+        line(rf"{symbol} \leftarrow {symbol} - \frac{{r}}{{1 - \beta_1^t}} {m} \oslash "
               rf"\left( \sqrt{{{v}}} / \sqrt{{1 - \beta_2^t}} + \epsilon \right)", None, [], shape(after)),
     ]
