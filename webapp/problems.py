@@ -85,6 +85,22 @@ class TooLarge(Problem):
     slug = "too-large"
 
 
+class NotFound(Problem):
+    """Nothing to show at that address (oEmbed for a URL that is not a lab or embed page)."""
+
+    status = 404
+    title = "Not Found"
+    slug = "not-found"
+
+
+class NotImplementedFormat(Problem):
+    """A format the endpoint does not serve (oEmbed answers 501 for anything but json, as its spec says)."""
+
+    status = 501
+    title = "Not Implemented"
+    slug = "format-not-implemented"
+
+
 class UnsupportedMediaType(Problem):
     """A body that is not `application/json`, or one with a Content-Encoding.
 

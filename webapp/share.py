@@ -29,7 +29,7 @@ from engine import presets as presetsmod
 
 from . import export, lab, lab_context, pages, state
 from .api import to_json, trace_result
-from .problems import BadRequest, Problem, TooLarge, problem_response
+from .problems import BadRequest, NotFound, NotImplementedFormat, Problem, TooLarge, problem_response
 
 bp = Blueprint("share", __name__)
 bp.register_error_handler(Problem, problem_response)
@@ -45,18 +45,6 @@ OEMBED_CACHE_AGE = 7 * 24 * 3600  # a state's URL always shows the same thing
 # The pages oEmbed answers for, and the query arguments an embed takes from their URLs.
 EMBEDDABLE = ("pages.lab", "pages.lab_page", "share.embed")
 EMBED_ARGUMENTS = ("state", "panels", "step", "readonly")
-
-
-class NotFound(Problem):
-    status = 404
-    title = "Not Found"
-    slug = "not-found"
-
-
-class NotImplementedFormat(Problem):
-    status = 501
-    title = "Not Implemented"
-    slug = "format-not-implemented"
 
 
 @bp.get("/embed")
