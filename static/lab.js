@@ -132,6 +132,7 @@
   function hide(element, warmed) {
     element.dataset.warm = "";
     element.setAttribute("aria-hidden", "true");
+    unfocusable(element, true);
     element.hidden = true;
     warmed.push(element);
   }
@@ -139,7 +140,18 @@
   function reveal(element) {
     delete element.dataset.warm;
     element.removeAttribute("aria-hidden");
+    unfocusable(element, false);
     element.hidden = false;
+  }
+
+  /* The links of a warm element leave the tab order (a CSS rule reaching into its subtree would make
+   * the browser walk that whole subtree each time the element is shown or hidden). */
+  function unfocusable(element, yes) {
+    if (!element.labLinks) element.labLinks = Array.prototype.slice.call(element.querySelectorAll("a[href]"));
+    element.labLinks.forEach(function (link) {
+      if (yes) link.tabIndex = -1;
+      else link.removeAttribute("tabindex");
+    });
   }
 
   /* A set of figures drawn on demand into hidden elements of one container: show(key) shows one. */
@@ -331,7 +343,11 @@
       if (card.frame !== panel[1]) {
         card.frame = panel[1];
         card.plots.show(panel[1]);
-        card.marked.forEach(function (el) { el.hidden = Number(el.dataset.frame) !== panel[1]; });
+        card.marked.forEach(function (el) {
+          // Only what changes: setting an attribute, even to its value, costs the element a style update.
+          var shown = Number(el.dataset.frame) === panel[1];
+          if (el.hidden === shown) el.hidden = !shown;
+        });
       }
     });
     if (reorder) {
@@ -480,6 +496,7 @@
     wanted.forEach(function (element) {
       element.dataset.warm = "";
       element.setAttribute("aria-hidden", "true");
+      unfocusable(element, true);
     });
     this.warmed.length = 0;
     Array.prototype.push.apply(this.warmed, wanted);

@@ -449,7 +449,7 @@ def test_what_a_sub_step_does_not_show_is_invisible_to_everyone(watched):
           const style = getComputedStyle(element);
           return {display: style.display, opacity: style.opacity, position: style.position,
                   pointer: style.pointerEvents, aria: element.closest('[aria-hidden="true"]') !== null,
-                  links: Array.from(element.querySelectorAll('a')).map(link => getComputedStyle(link).visibility)};
+                  links: Array.from(element.querySelectorAll('a')).map(link => link.tabIndex)};
         }),
         owns: document.getElementById('panels').getAttribute('aria-owns').split(' '),
         shown: shown,
@@ -459,5 +459,11 @@ def test_what_a_sub_step_does_not_show_is_invisible_to_everyone(watched):
     assert warm, "nothing is kept warm"
     for state in warm:
         assert (state["opacity"], state["position"], state["pointer"], state["aria"]) == ("0", "absolute", "none", True)
-        assert set(state["links"]) <= {"hidden"}
+        assert set(state["links"]) <= {-1}  # out of the tab order
     assert found["owns"] == found["shown"]  # screen readers read the cards in the equation's order
+    # Shown again, a card's links are back in the tab order.
+    for _ in range(3):
+        page.keyboard.press("ArrowLeft")
+    tab_stops = page.evaluate("""() => Array.from(document.querySelectorAll('#panels > .panel:not([hidden]) a'))
+      .map(link => link.tabIndex)""")
+    assert tab_stops and set(tab_stops) == {0}
