@@ -179,6 +179,12 @@
       layout = Object.assign({}, layout, { width: this.container.clientWidth || 600 });
       element.dataset.width = String(layout.width);
     }
+    if (layout.width !== undefined && layout.height !== undefined) {
+      // A figure of a known size is laid out and painted on its own (lab.css: .plot.sized).
+      element.style.width = layout.width + "px";
+      element.style.height = layout.height + "px";
+      element.classList.add("sized");
+    }
     Plotly.react(element, figure.data, layout, PLOT_CONFIG);
     return true;
   };
