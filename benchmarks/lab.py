@@ -17,7 +17,7 @@ context (empty HTTP cache):
   ahead of time (it does so while the browser is idle);
 - step: then, from a keydown (its event timestamp, so time spent waiting
   behind other work counts; ArrowRight through every sub-step, then ArrowLeft
-  back) until the frame after the lab has redrawn (a requestAnimationFrame
+  back, three rounds by default) until the frame after the lab has redrawn (a requestAnimationFrame
   callback followed by a message-channel task, so the paint is included),
   median and worst. Each press comes at a random moment within a display
   frame (60 Hz), as a person's does: pressed as soon as the last frame was
@@ -103,7 +103,7 @@ def load(browser, url: str) -> tuple[float, int, int, object, object]:
     return first, total, own, context, page
 
 
-def steps(page, pause_s: float) -> tuple[float, list[float]]:
+def steps(page, pause_s: float, rounds: int) -> tuple[float, list[float]]:
     """(ms from the first heatmap until every frame is drawn ahead, ms per key press)."""
     page.wait_for_function("() => document.getElementById('lab').dataset.drawn === 'all'", timeout=120_000)
     ready = page.evaluate("() => performance.now() - window.__bench.firstHeatmap")
@@ -112,7 +112,8 @@ def steps(page, pause_s: float) -> tuple[float, list[float]]:
     page.wait_for_timeout(100)
     page.evaluate("() => { window.__bench.steps = []; }")
     phases = random.Random(0)
-    for n, key in enumerate(["ArrowRight"] * (count - 1) + ["ArrowLeft"] * (count - 1), start=1):
+    keys = (["ArrowRight"] * (count - 1) + ["ArrowLeft"] * (count - 1)) * rounds
+    for n, key in enumerate(keys, start=1):
         # A student's key press falls anywhere within a display frame; without this pause every press
         # would leave right after the last frame was drawn and wait almost a whole frame for the next.
         time.sleep(pause_s + phases.uniform(0, FRAME_S))
@@ -126,6 +127,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("presets", nargs="*", default=[p.id for p in presets.PRESETS])
     parser.add_argument("--pause", type=float, default=0.0, metavar="SECONDS",
                         help="wait this long between key presses (0: press again as soon as the frame is drawn)")
+    parser.add_argument("--rounds", type=int, default=3, metavar="N",
+                        help="step to the end and back N times (more samples where a preset has few sub-steps)")
     options = parser.parse_args(argv)
     rows, ok = [], True
     with sync_playwright() as playwright:
@@ -136,7 +139,7 @@ def main(argv: list[str]) -> int:
             cold, total, own, context, page = load(browser, url)
             context.close()
             warm, _, _, context, page = load(browser, url)
-            ready, timings = steps(page, options.pause)
+            ready, timings = steps(page, options.pause, options.rounds)
             context.close()
             server.shutdown()
             median, worst = statistics.median(timings), max(timings)
