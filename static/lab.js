@@ -11,7 +11,8 @@
  * shows. Each figure frame is drawn once with Plotly.react into its own element; moving only
  * shows and hides elements, so a step costs no drawing once its frames are drawn. Frames near
  * the current sub-step are drawn ahead of time when the browser is idle, and what the sub-steps on
- * either side show is kept laid out ("warm"), so a step costs little style or layout work either.
+ * either side show is kept laid out ("warm"), so a step costs little style or layout work either;
+ * each card, figure and section is its own compositing layer, so a warm one is painted ahead too.
  * Cards are never moved in the DOM (a moved element loses its layout): the flex order arranges
  * them and aria-owns reads them in the equation's order. Nothing is fetched and the page is never
  * reloaded to move.
