@@ -131,11 +131,15 @@
    * costs no style or layout work; other hidden elements are display: none. A warm element is hidden
    * from screen readers with aria-hidden (opacity does not hide it), and its links cannot take the focus. */
   function hide(element, warmed) {
+    keepWarm(element);
+    element.hidden = true;
+    warmed.push(element);
+  }
+
+  function keepWarm(element) {
     element.dataset.warm = "";
     element.setAttribute("aria-hidden", "true");
     unfocusable(element, true);
-    element.hidden = true;
-    warmed.push(element);
   }
 
   function reveal(element) {
@@ -500,11 +504,7 @@
     this.warmed.forEach(function (element) {
       if (element.hidden && wanted.indexOf(element) < 0) delete element.dataset.warm;
     });
-    wanted.forEach(function (element) {
-      element.dataset.warm = "";
-      element.setAttribute("aria-hidden", "true");
-      unfocusable(element, true);
-    });
+    wanted.forEach(keepWarm);
     this.warmed.length = 0;
     Array.prototype.push.apply(this.warmed, wanted);
     void this.root.offsetHeight; // their style and layout, computed now rather than at the next step
