@@ -11,8 +11,8 @@
  * shows. Each figure frame is drawn once with Plotly.react into its own element; moving only
  * shows and hides elements, so a step costs no drawing once its frames are drawn. Frames near
  * the current sub-step are drawn ahead of time when the browser is idle, and what the sub-steps on
- * either side show is kept laid out ("warm"), so a step costs little style or layout work either;
- * each card, figure and section is its own compositing layer, so a warm one is painted ahead too.
+ * either side show is laid out ("warm") right after each step's frame, so a step costs little style
+ * or layout work either.
  * Cards are never moved in the DOM (a moved element loses its layout): the flex order arranges
  * them and aria-owns reads them in the equation's order. Nothing is fetched and the page is never
  * reloaded to move.
@@ -262,6 +262,8 @@
     this.index = -1;
     this.timer = null;
     this.idleHandle = null;
+    this.warmFrame = null;
+    this.warmTimer = null;
     this.view = root.dataset.view || "lab";
     var stateElement = root.querySelector("#lab-state");
     this.stateData = stateElement ? JSON.parse(stateElement.textContent) : null;
@@ -375,7 +377,7 @@
           var now = self.substeps[self.index];
           self.networks.show(now.network);
           self.lossCurves.show(now.step);
-          self.drawAhead();
+          self.drawAhead(true);
         }, 0);
       });
     } else {
@@ -403,7 +405,23 @@
     // The URL holds the sub-step; written once the student pauses (browsers throttle history updates).
     window.clearTimeout(this.urlTimer);
     this.urlTimer = window.setTimeout(function () { self.writeUrl(first); }, first ? 0 : 150);
-    if (!first) this.drawAhead();
+    if (!first) {
+      this.warmAfterFrame();
+      this.drawAhead();
+    }
+  };
+
+  /* Warm what the sub-steps on either side show right after this frame is drawn: not when the browser is next
+   * idle, which may come after the next key press (and the next step would then lay all that out itself). */
+  Lab.prototype.warmAfterFrame = function () {
+    var self = this;
+    window.cancelAnimationFrame(this.warmFrame);
+    window.clearTimeout(this.warmTimer);
+    this.warmFrame = window.requestAnimationFrame(function () {
+      self.warmTimer = window.setTimeout(function () {
+        if (current === self && self.index >= 0) self.warm();
+      }, 0);
+    });
   };
 
   /* The panels open now, as a state keeps them: null when all are. */
@@ -455,8 +473,9 @@
     if (this.share) this.share.render();
   };
 
-  /* Draw, when the browser is idle, the frames of the sub-steps nearest to the current one. */
-  Lab.prototype.drawAhead = function () {
+  /* Draw, when the browser is idle, the frames of the sub-steps nearest to the current one (and first warm the
+   * neighbours, where no step has scheduled that: at the start, after a resize). */
+  Lab.prototype.drawAhead = function (warmFirst) {
     var self = this;
     if (this.idleHandle !== null) cancelIdle(this.idleHandle);
     var order = [];
@@ -464,7 +483,7 @@
       if (this.index + distance < this.substeps.length) order.push(this.index + distance);
       if (this.index - distance >= 0) order.push(this.index - distance);
     }
-    var tasks = [[this, "warm"]];
+    var tasks = warmFirst ? [[this, "warm"]] : [];
     order.forEach(function (i, k) {
       var substep = self.substeps[i];
       substep.panels.forEach(function (panel) { tasks.push([self.cards[panel[0]].plots, panel[1]]); });
@@ -539,6 +558,8 @@
   Lab.prototype.destroy = function () {
     this.pause();
     if (this.idleHandle !== null) cancelIdle(this.idleHandle);
+    window.cancelAnimationFrame(this.warmFrame);
+    window.clearTimeout(this.warmTimer);
     window.clearTimeout(this.urlTimer);
     this.urlTicket++;
     this.index = -1;
@@ -555,7 +576,7 @@
       if (!current) return;
       current.networks.resize();
       current.lossCurves.resize();
-      current.drawAhead();
+      current.drawAhead(true);
     }, 200);
   });
 

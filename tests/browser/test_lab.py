@@ -433,7 +433,7 @@ def test_heatmap_cards_and_the_numbers_links_lead_to_the_grids(watched):
 
 def test_what_a_sub_step_does_not_show_is_invisible_to_everyone(watched):
     """Hidden cards and sections are display: none, or kept laid out for the next step yet transparent,
-    out of the way of the pointer, hidden from screen readers and out of the tab order."""
+    off the page (out of the pointer's way), hidden from screen readers and out of the tab order."""
     page = watched.page
     open_lab(watched, "/lab/hw7-relu-softmax")
     for _ in range(3):
@@ -447,20 +447,28 @@ def test_what_a_sub_step_does_not_show_is_invisible_to_everyone(watched):
       return {
         states: hidden.map(element => {
           const style = getComputedStyle(element);
+          const box = element.getBoundingClientRect();
           return {display: style.display, opacity: style.opacity, position: style.position,
-                  pointer: style.pointerEvents, aria: element.closest('[aria-hidden="true"]') !== null,
+                  offPage: box.right <= 0 && box.width > 0, aria: element.closest('[aria-hidden="true"]') !== null,
                   links: Array.from(element.querySelectorAll('a')).map(link => link.tabIndex)};
         }),
         owns: document.getElementById('panels').getAttribute('aria-owns').split(' '),
         shown: shown,
+        // What the pointer finds over each shown card is that card's, never a warm element laid over it.
+        hits: Array.from(lab.querySelectorAll('#panels > .panel:not([hidden])')).map(card => {
+          const box = card.getBoundingClientRect();
+          const hit = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
+          return hit !== null && card.contains(hit) && hit.closest('[data-warm]') === null;
+        }),
       };
     }""")
     warm = [s for s in found["states"] if s["display"] != "none"]
     assert warm, "nothing is kept warm"
     for state in warm:
-        assert (state["opacity"], state["position"], state["pointer"], state["aria"]) == ("0", "absolute", "none", True)
+        assert (state["opacity"], state["position"], state["offPage"], state["aria"]) == ("0", "absolute", True, True)
         assert set(state["links"]) <= {-1}  # out of the tab order
     assert found["owns"] == found["shown"]  # screen readers read the cards in the equation's order
+    assert found["hits"] and all(found["hits"])
     # Shown again, a card's links are back in the tab order.
     for _ in range(3):
         page.keyboard.press("ArrowLeft")
