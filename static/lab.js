@@ -240,7 +240,8 @@
         plots: new Gallery(el.querySelector(".plots"), function (frame) {
           return { data: [Object.assign({}, figure.data[0], figure.frames[frame].data[0])], layout: figure.layout };
         }, self.warmed),
-        marked: Array.prototype.slice.call(el.querySelectorAll("[data-frame]"))
+        tables: Array.prototype.slice.call(el.querySelectorAll("table[data-frame]")),
+        notes: Array.prototype.slice.call(el.querySelectorAll("li[data-frame]"))
       };
     });
     this.networks = new Gallery(root.querySelector("#network-plot"), function (index) { return self.data.networks[index]; },
@@ -356,10 +357,18 @@
       if (card.frame !== panel[1]) {
         card.frame = panel[1];
         card.plots.show(panel[1]);
-        card.marked.forEach(function (el) {
-          // Only what changes: setting an attribute, even to its value, costs the element a style update.
+        // Only what changes: setting an attribute, even to its value, costs the element a style update.
+        card.notes.forEach(function (el) {
           var shown = Number(el.dataset.frame) === panel[1];
           if (el.hidden === shown) el.hidden = !shown;
+        });
+        // The screen-reader tables of all frames stay laid out (visually hidden); only the current one is read.
+        card.tables.forEach(function (el) {
+          var shown = Number(el.dataset.frame) === panel[1];
+          if (el.hasAttribute("aria-hidden") === shown) {
+            if (shown) el.removeAttribute("aria-hidden");
+            else el.setAttribute("aria-hidden", "true");
+          }
         });
       }
     });

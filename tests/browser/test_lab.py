@@ -23,7 +23,7 @@ STATE = """() => {
     const z = plot._fullData ? Array.from(plot._fullData[0].z, row => Array.from(row)) : null;
     const title = plot.layout && plot.layout.title ? plot.layout.title.text : null;
     return {name: panel.dataset.tensor, z: z, title: title,
-            table: Array.from(panel.querySelectorAll('table:not([hidden]) tbody td')).map(td => td.textContent)};
+            table: Array.from(panel.querySelectorAll('table:not([aria-hidden]) tbody td')).map(td => td.textContent)};
   });
   return {
     index: Number(lab.dataset.position),
