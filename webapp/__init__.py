@@ -31,4 +31,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     assets.init_app(app)
     ops.init_app(app)
     security.init_app(app)
+    _warm_up(app)
     return app
+
+
+def _warm_up(app: Flask) -> None:
+    """Compile the templates and load Plotly's figure validators at start: a fresh server's (or worker's)
+    first page would otherwise take about 250 ms longer than the next (benchmarks/README.md, lab)."""
+    from . import figures
+
+    for name in app.jinja_env.list_templates(extensions=["html"]):
+        app.jinja_env.get_template(name)
+    figures.warm_up()

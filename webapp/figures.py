@@ -267,6 +267,12 @@ def heatmap_figure(tensor: Tensor, limit: float) -> go.Figure:
     return go.Figure(data=[base], layout=layout, frames=frames)
 
 
+def warm_up() -> None:
+    """Build one small heatmap, so that Plotly loads its validators now and not while serving a first page."""
+    tensor = Tensor(name="W1", frames=(np.zeros((2, 2)), np.ones((2, 2))), family="W1", axes=("unit", "input"))
+    heatmap_figure(tensor, 1.0).to_dict()
+
+
 def title_of(tensor: Tensor) -> str:
     """The panel's title: the name in math notation and the shape, e.g. 'W1  (3×2)'."""
     rows, columns = tensor.shape
