@@ -36,10 +36,12 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def _warm_up(app: Flask) -> None:
-    """Compile the templates and load Plotly's figure validators at start: a fresh server's (or worker's)
-    first page would otherwise take about 250 ms longer than the next (benchmarks/README.md, lab)."""
-    from . import figures
+    """Compile the templates, load Plotly's figure validators and compress the static files at start: a
+    fresh server's (or worker's) first page would otherwise wait about 450 ms longer than the next
+    (benchmarks/README.md, lab). The validators and the compressed files are kept once per process."""
+    from . import assets, figures
 
     for name in app.jinja_env.list_templates(extensions=["html"]):
         app.jinja_env.get_template(name)
     figures.warm_up()
+    assets.warm_up(app)
