@@ -42,8 +42,8 @@ def warm_up(app: Flask) -> None:
     folder = Path(app.static_folder)
     for path in sorted(folder.rglob("*")):
         if path.is_file() and path.suffix in COMPRESSIBLE_SUFFIXES:
+            content_hash(path)
             stat = path.stat()
-            _hash(str(path), stat.st_mtime_ns, stat.st_size)
             _compressed(str(path), stat.st_mtime_ns, stat.st_size, "br")
 
 
