@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/diagram.py                 # every preset
     .venv/bin/python benchmarks/diagram.py xor hw7-autoencoder
 
-For every sub-step of a preset's lab, the calls `webapp.lab_view.build_viewer`
+For every sub-step of a preset's lab, the calls `webapp.lab.view.build_viewer`
 makes: the network diagram serialised with `plotly.io.to_json` (as the lab
 does, to share equal diagrams), the loss curve of each SGD step, and the
 sub-step's title and MathML equations; then `build_viewer` as a whole (it
@@ -32,7 +32,9 @@ import plotly.io as pio  # noqa: E402
 from engine import presets, timeline  # noqa: E402
 from engine import spec as specmod  # noqa: E402
 from engine import trace as tracemod  # noqa: E402
-from webapp import diagram, equations, lab_view  # noqa: E402
+from webapp.figures import diagram, loss_curve  # noqa: E402
+from webapp.lab import view as lab_view  # noqa: E402
+from webapp.notation import equations  # noqa: E402
 
 RUNS = 5
 TARGET_XOR_MS = 100.0
@@ -60,7 +62,7 @@ def measure(preset_id: str) -> dict[str, float]:
 
     def loss_curves():
         for step in range(spec.steps):
-            pio.to_json(diagram.loss_curve_figure(trace, step), validate=False)
+            pio.to_json(loss_curve.loss_curve_figure(trace, step), validate=False)
 
     def equation_text():
         for substep in substeps:

@@ -2,7 +2,7 @@
  *
  * The same script plays the embed page (data-view="embed") and the standalone HTML export
  * (data-view="static", no server: it never touches the URL). In the lab and the embed the URL
- * holds the whole state (webapp/state.py): after each move the script writes the state with the
+ * holds the whole state (webapp/lab/state.py): after each move the script writes the state with the
  * sub-step shown and the open panels into ?state=, and keeps the Embed dialog's links in step.
  *
  * The page carries every sub-step: its section (title, equation), the heatmap cards, and in

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from engine import presets
+from tests.paths import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 SCRIPT = Path(sys.executable).parent / "backprop-viz"
 COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "webapp.cli"]
 

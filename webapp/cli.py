@@ -9,7 +9,7 @@
 `trace` validates exactly as the API does, with the default limits; for a bad
 body it prints the problem (RFC 9457 JSON) on stderr and exits with status 2.
 `serve` takes its defaults from the BACKPROP_VIZ_... environment variables
-(webapp.settings); a flag given wins over them.
+(webapp.serving.settings); a flag given wins over them.
 """
 from __future__ import annotations
 
@@ -19,10 +19,9 @@ import json
 import sys
 
 from engine import presets as presetsmod
-
-from .bodies import body_too_large, parse_json_object
-from .limits import Limits, check_spec
-from .problems import Problem
+from webapp.api.bodies import body_too_large, parse_json_object
+from webapp.api.limits import Limits, check_spec
+from webapp.api.problems import Problem
 
 BAD_INPUT = 2
 
@@ -60,8 +59,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from . import create_app
-    from .settings import Settings, SettingsError
+    from webapp import create_app
+    from webapp.serving.settings import Settings, SettingsError
 
     try:
         settings = Settings.from_env()
@@ -114,7 +113,7 @@ def _production_server(app, settings):
 
 
 def _trace(args: argparse.Namespace) -> int:
-    from .api import spec_from_body, to_json, trace_result
+    from webapp.api.pipeline import spec_from_body, to_json, trace_result
 
     limits = Limits()
     try:

@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
 
 from engine import presets
-from webapp import state
+from webapp.lab import state
 
 from .test_lab import STATE, check_state, open_lab, shoot, state_in_url, wait_for_new_lab, wait_for_url_at
 

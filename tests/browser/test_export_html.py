@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import pytest
 
 from engine import presets
-from webapp import state
+from webapp.lab import state
 
 from .test_lab import STATE, check_state, expected_substeps, shoot
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from engine import presets
-from webapp import state
-from webapp.limits import Limits
+from webapp.api.limits import Limits
+from webapp.lab import state
 
 PRESET_IDS = [preset.id for preset in presets.PRESETS]
 

@@ -1,0 +1,67 @@
+"""The colour range of each quantity of the network diagram: one per trace, symmetric about 0, so a colour
+means the same number in every sub-step."""
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.trace import Trace
+
+
+@dataclass(frozen=True)
+class Ranges:
+    """The largest |value| of each quantity over the whole trace: the colour range is [-m, m]."""
+
+    activation: float
+    delta: float
+    bias_change: float
+    weights: float
+    grad_weights: float
+    weight_change: float
+
+
+def first_example(array: np.ndarray, layout: str) -> np.ndarray:
+    """The first example's values, one per unit."""
+    return array[0, :] if layout == "rows" else array[:, 0]
+
+
+def first_input(trace: Trace, step) -> np.ndarray:
+    """The inputs of the step's first example (the first of its mini-batch when it has one)."""
+    index = 0 if step.batch is None else step.batch[0]
+    return trace.inputs[index, :] if trace.layout == "rows" else trace.inputs[:, index]
+
+
+def _largest(arrays) -> float:
+    largest = max((float(np.max(np.abs(a))) for a in arrays if a is not None and np.size(a)), default=0.0)
+    return largest if largest > 0 else 1.0
+
+
+def ranges(trace: Trace) -> Ranges:
+    """Colour ranges over every step of the trace (first example for unit values)."""
+    layout, steps = trace.layout, trace.steps
+    return Ranges(
+        activation=_largest([first_input(trace, s) for s in steps]
+                            + [first_example(f.activation, layout) for s in steps for f in s.forward]),
+        delta=_largest([first_example(b.delta, layout) for s in steps for b in s.backward]),
+        bias_change=_largest([u.bias - p.bias for s in steps for p, u in zip(s.parameters, s.update)
+                              if p.bias is not None]),
+        weights=_largest([p.weights for s in steps for p in s.parameters] + [p.weights for p in steps[-1].update]),
+        grad_weights=_largest([b.grad_weights for s in steps for b in s.backward]),
+        weight_change=_largest([u.weights - p.weights for s in steps for p, u in zip(s.parameters, s.update)]),
+    )
+
+
+# Ranges by id(trace), each dropped when its trace is collected (a Trace holds arrays: it is not hashable).
+_RANGES: dict[int, Ranges] = {}
+
+
+def trace_ranges(trace: Trace) -> Ranges:
+    """`ranges(trace)`, computed once per trace object."""
+    key = id(trace)
+    found = _RANGES.get(key)
+    if found is None:
+        found = _RANGES[key] = ranges(trace)
+        weakref.finalize(trace, _RANGES.pop, key, None)
+    return found

@@ -1,0 +1,1 @@
+"""The gallery of worked examples (`GET /`)."""
