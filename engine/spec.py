@@ -78,6 +78,12 @@ class Spec:
     steps: int = 1
     batch_size: int | None = None  # None: full batch; else mini-batches in the order engine/batches.py gives
     shuffle_seed: int = 0
+    # The steps whose records a trace keeps, [first, stop); None: every step. The loss history is always whole.
+    record: tuple[int, int] | None = None
+
+    @property
+    def recorded_steps(self) -> range:
+        return range(self.steps) if self.record is None else range(*self.record)
 
     @property
     def num_examples(self) -> int:
@@ -169,11 +175,22 @@ def from_request(body: dict) -> Spec:
         steps=int(body.get("steps", 1)),
         batch_size=None if batch_size is None else int(batch_size),
         shuffle_seed=int(body.get("shuffle_seed", 0)),
+        record=_record(body.get("record"), int(body.get("steps", 1))),
     )
     check(spec)
     if optimizer.get("state") is not None:
         spec = _with_optimizer_state(spec, optimizer["state"])
     return spec
+
+
+def _record(raw: dict | None, steps: int) -> tuple[int, int] | None:
+    """The request's window {"from": k, "to": m} as (k, m), m defaulting to the last step (exclusive)."""
+    if raw is None:
+        return None
+    first, stop = int(raw.get("from", 0)), int(raw.get("to", steps))
+    if not 0 <= first < stop <= steps:
+        raise ValueError(f"record must satisfy 0 <= from < to <= steps ({steps}), got from {first}, to {stop}")
+    return first, stop
 
 
 def parameter_shapes(spec: Spec) -> dict[str, tuple[int, ...]]:

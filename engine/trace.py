@@ -1,6 +1,7 @@
 """Run SGD on a Spec and record every step as plain data, in the spec's own layout."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,6 +64,13 @@ class Trace:
     steps: tuple[Step, ...]
     final_loss: float
     loss_history: tuple[float, ...]
+
+    def step(self, index: int) -> Step:
+        """The record of SGD step `index` (0-based), whichever steps the trace kept."""
+        found = self.steps[index - self.steps[0].index] if self.steps else None
+        if found is None or found.index != index:
+            raise KeyError(f"step {index} is not recorded in this trace")
+        return found
 
     def to_dict(self) -> dict:
         """The contract's JSON response (plain lists and floats)."""
@@ -175,17 +183,22 @@ def loss_at(spec: Spec, params: network.Params, inputs, targets, classes) -> flo
     return network.loss_value(spec.layers, spec.loss, passes, targets, classes)
 
 
-def run(spec: Spec) -> Trace:
+def run(spec: Spec, observe: Callable[[Step], None] | None = None) -> Trace:
     """Trace `spec.steps` steps of the spec's optimizer (full batch unless batch_size is set).
 
     Raises Overflow if a value stops being finite. With mini-batches a step's
     loss and passes are over its batch; final_loss is over every example.
+    Only the steps of `spec.recorded_steps` are kept in the trace (every step is
+    computed, and the loss history is whole); `observe` sees every step's record
+    as it is made, kept or not, so a caller can summarise a long run without
+    holding it.
     """
     params, all_inputs, all_targets, all_classes = rows_problem(spec)
     out = (lambda a: None if a is None else a.T) if spec.layout == "columns" else (lambda a: a)
     state = optimizer_start(spec, params)
     stateful = optimizers.kind(spec.optimizer) != "sgd"
     steps, history = [], []
+    kept = spec.recorded_steps
     with np.errstate(all="ignore"):
         for index in range(spec.steps):
             batch = None
@@ -201,8 +214,8 @@ def run(spec: Spec) -> Trace:
             new_params, state = update(spec, params, grads[::-1], state)
             _check_all(_values_of_step(passes, loss, grads, new_params, state), index)
             layer_count = len(spec.layers)
-            steps.append(
-                Step(
+            if index in kept or observe is not None:
+                step = Step(
                     index=index,
                     parameters=tuple(Params(i, out(w), b) for i, (w, b) in enumerate(params, start=1)),
                     forward=tuple(
@@ -218,7 +231,10 @@ def run(spec: Spec) -> Trace:
                     batch=None if batch is None else tuple(int(i) for i in batch),
                     optimizer_state=optimizers.map_arrays(state, _flip_weights(spec.layout)) if stateful else None,
                 )
-            )
+                if observe is not None:
+                    observe(step)
+                if index in kept:
+                    steps.append(step)
             history.append(loss)
             params = new_params
         final = loss_at(spec, params, all_inputs, all_targets, all_classes)

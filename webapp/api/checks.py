@@ -48,6 +48,7 @@ def inconsistencies(request: TraceRequest) -> list[tuple[tuple, str]]:
     errors = [error for matrix, path in matrices for error in _ragged(matrix, path)]
     errors += _loss_options(request.loss)
     errors += _optimizer_options(request.optimizer)
+    errors += _record_window(request)
     for i, layer in enumerate(request.layers):
         if "negative_slope" in layer.model_fields_set and layer.activation != "leaky_relu":
             errors.append(
@@ -60,6 +61,18 @@ def inconsistencies(request: TraceRequest) -> list[tuple[tuple, str]]:
         # Shapes are only meaningful once every matrix is rectangular.
         return errors
     return _shape_errors(request) or _optimizer_state_errors(request)
+
+
+def _record_window(request: TraceRequest) -> list[tuple[tuple, str]]:
+    record = request.record
+    if record is None:
+        return []
+    stop = request.steps if record.to is None else record.to
+    if record.to is not None and record.to > request.steps:
+        return [(("record", "to"), f"must be at most steps ({request.steps})")]
+    if record.from_ >= stop:
+        return [(("record", "from"), f"must be less than to ({stop}): the window records at least one step")]
+    return []
 
 
 def _loss_options(loss: LossSpec) -> list[tuple[tuple, str]]:

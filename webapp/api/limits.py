@@ -95,12 +95,13 @@ def check_spec(spec: Spec, limits: Limits, gradcheck: bool = False) -> None:
             f"({per_step} per step x {spec.steps} steps)",
         )
         values = spec.trace_values()
+        recorded = len(spec.recorded_steps)
         _at_most(
             "max_trace_values",
-            values * spec.steps,
+            values * recorded,
             limits.max_trace_values,
             "numbers in the trace",
-            f"({values} per step x {spec.steps} steps)",
+            f"({values} per step x {recorded} recorded steps)",
         )
 
 

@@ -82,6 +82,13 @@ class OptimizerSpec(_Request):
     )
 
 
+class RecordSpec(_Request):
+    """Which steps the response records (an addition to version 1): steps from..to-1, 0-based."""
+
+    from_: StrictInt = Field(0, ge=0, alias="from", description="the first step recorded (0-based)")
+    to: StrictInt | None = Field(None, ge=1, description="one past the last step recorded; default: steps")
+
+
 class TraceRequest(_Request):
     """The body of POST /api/v1/trace (and /gradcheck)."""
 
@@ -97,6 +104,9 @@ class TraceRequest(_Request):
     steps: StrictInt = Field(1, ge=1, description="how many SGD steps to trace")
     batch_size: StrictInt | None = Field(None, ge=1, description="null: full batch; else shuffled mini-batches")
     shuffle_seed: StrictInt = Field(0, ge=0, le=2**64 - 1, description="seeds the order of the mini-batches")
+    record: RecordSpec | None = Field(
+        None, description="null: every step is recorded; else only steps from..to-1 (loss_history stays whole)"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> TraceRequest:
@@ -130,6 +140,10 @@ class TraceRequest(_Request):
             optimizer["betas"] = list(optimizer["betas"])
         if optimizer["state"] is None:
             del optimizer["state"]
+        if self.record is None:
+            del body["record"]
+        else:
+            body["record"] = {"from": self.record.from_, "to": self.steps if self.record.to is None else self.record.to}
         return body
 
 
