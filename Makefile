@@ -7,23 +7,21 @@ JS_STAMP := static/vendor/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install run test bench fuzz clean
+.PHONY: install run test bench fuzz dist clean
 
 install: $(PY_STAMP) $(JS_STAMP)
 
-$(PY_STAMP): pyproject.toml
+$(PY_STAMP): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
 # Front-end packages are pinned in package.json/package-lock.json and copied
-# next to our own static files; nothing is loaded from a CDN.
-$(JS_STAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
-	mkdir -p static/vendor
-	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
-	cp node_modules/plotly.js-cartesian-dist-min/plotly-cartesian.min.js static/vendor/plotly-cartesian.min.js
+# next to our own static files; nothing is loaded from a CDN. scripts/vendor.py
+# (npm ci, then the copy) is the one list of the files; setup.py uses it too.
+$(JS_STAMP): package.json package-lock.json scripts/vendor.py
+	$(PYTHON) scripts/vendor.py
 	touch $@
 
 run: install
@@ -50,5 +48,10 @@ bench: install $(BENCH_STAMP)
 	$(PY) benchmarks/training.py
 	$(PY) benchmarks/lab.py seed002-ex2 xor
 
+# An sdist and a wheel in dist/, both carrying static/vendor: the wheel installs and serves anywhere.
+dist: $(PY_STAMP) $(JS_STAMP)
+	rm -rf dist
+	$(PY) -m build --outdir dist
+
 clean:
-	rm -rf $(VENV) node_modules static/vendor .pytest_cache .hypothesis test-output
+	rm -rf $(VENV) node_modules static/vendor .pytest_cache .hypothesis test-output dist build
