@@ -5,17 +5,15 @@
  * holds the whole state (webapp/lab/state.py): after each move the script writes the state with the
  * sub-step shown and the open panels into ?state=, and keeps the Embed dialog's links in step.
  *
- * The page carries every sub-step: its section (title, equation), the heatmap cards, and in
- * #lab-data the Plotly figures (one per matrix, one frame per SGD step, plus the network
- * diagram of each sub-step and the loss curve of each SGD step) with the panels each sub-step
- * shows. Each figure frame is drawn once with Plotly.react into its own element; moving only
- * shows and hides elements, so a step costs no drawing once its frames are drawn. Frames near
- * the current sub-step are drawn ahead of time when the browser is idle, and what the sub-steps on
- * either side show is laid out ("warm") right after each step's frame, so a step costs little style
- * or layout work either.
- * Cards are never moved in the DOM (a moved element loses its layout): the flex order arranges
- * them and aria-owns reads them in the equation's order. Nothing is fetched and the page is never
- * reloaded to move.
+ * The page holds the sub-step shown, not every sub-step: the server writes it out (its title, its
+ * equation with the numbers, each matrix as a table of coloured cells), and #lab-data holds how every
+ * matrix is drawn (its heatmap's trace and layout) and the frames of the shown SGD step. Plotly is
+ * loaded after that first paint; each matrix then gets one heatmap, drawn once and restyled with the
+ * values of each frame, and the diagram and the loss curve are updated in place. The frames of the
+ * SGD steps around the one shown are asked for (POST /lab/frames) as the student moves, so the
+ * page's size does not grow with the number of steps. Cards are never moved in the DOM: the flex
+ * order arranges them and aria-owns reads them in the equation's order. The page is never reloaded
+ * to move.
  */
 (function () {
   "use strict";
@@ -24,11 +22,29 @@
   var PLAY_INTERVAL_MS = 1100;
   var current = null;
   var pendingTyped = null;
+  var plotlyWaiting = [];
 
-  var idle = window.requestIdleCallback
-    ? function (callback) { return window.requestIdleCallback(callback, { timeout: 500 }); }
-    : function (callback) { return window.setTimeout(function () { callback({ timeRemaining: function () { return 16; } }); }, 30); };
-  var cancelIdle = window.cancelIdleCallback || window.clearTimeout;
+  /* Plotly is loaded after the first sub-step is on screen (it is most of the page's bytes); `then` runs once it is. */
+  function whenPlotly(then) {
+    if (typeof Plotly !== "undefined") {
+      then();
+      return;
+    }
+    plotlyWaiting.push(then);
+    if (plotlyWaiting.length > 1) return;
+    var root = document.getElementById("lab");
+    var source = root && root.dataset.plotly;
+    if (!source || document.querySelector("script[data-plotly-loader]")) return;
+    var script = document.createElement("script");
+    script.src = source;
+    script.dataset.plotlyLoader = "";
+    script.addEventListener("load", function () {
+      var waiting = plotlyWaiting;
+      plotlyWaiting = [];
+      waiting.forEach(function (callback) { callback(); });
+    });
+    document.head.appendChild(script);
+  }
 
   /* A state as the server writes it: compact JSON with sorted keys, deflated (zlib), base64url. */
   function canonical(value) {
@@ -126,128 +142,210 @@
     }
   };
 
-  /* Hiding and showing what a sub-step draws. A hidden element stays "warm" while a sub-step next to the
-   * current one shows it: laid out but transparent and out of the flow (lab.css), so showing it again
-   * costs no style or layout work; other hidden elements are display: none. A warm element is hidden
-   * from screen readers with aria-hidden (opacity does not hide it), and its links cannot take the focus. */
-  function hide(element, warmed) {
-    keepWarm(element);
-    element.hidden = true;
-    warmed.push(element);
+  /* A matrix sent as Plotly's typed-array spec ({dtype: "f8", bdata: base64, shape: "r,c"}) as rows of numbers. */
+  function matrixOf(spec) {
+    var bytes = window.atob(spec.bdata);
+    var buffer = new ArrayBuffer(bytes.length);
+    var view = new Uint8Array(buffer);
+    for (var i = 0; i < bytes.length; i++) view[i] = bytes.charCodeAt(i);
+    var flat = new Float64Array(buffer);
+    var shape = spec.shape.split(",").map(Number);
+    var rows = [];
+    for (var r = 0; r < shape[0]; r++) rows.push(flat.subarray(r * shape[1], (r + 1) * shape[1]));
+    return rows;
   }
 
-  function keepWarm(element) {
-    element.dataset.warm = "";
-    element.setAttribute("aria-hidden", "true");
-    unfocusable(element, true);
-  }
-
-  function reveal(element) {
-    delete element.dataset.warm;
-    element.removeAttribute("aria-hidden");
-    unfocusable(element, false);
-    element.hidden = false;
-  }
-
-  /* The links of a warm element leave the tab order (a CSS rule reaching into its subtree would make
-   * the browser walk that whole subtree each time the element is shown or hidden). */
-  function unfocusable(element, yes) {
-    if (!element.labLinks) element.labLinks = Array.prototype.slice.call(element.querySelectorAll("a[href]"));
-    element.labLinks.forEach(function (link) {
-      if (yes) link.tabIndex = -1;
-      else link.removeAttribute("tabindex");
-    });
-  }
-
-  /* A set of figures drawn on demand into hidden elements of one container: show(key) shows one. */
-  function Gallery(container, figureOf, warmed) {
-    this.container = container;
-    this.figureOf = figureOf;
-    this.warmed = warmed;
-    this.elements = {};
-    this.shown = null;
-  }
-
-  Gallery.prototype.draw = function (key) {
-    var element = this.elements[key];
-    if (element) return false;
-    element = document.createElement("div");
-    element.className = "plot";
-    element.hidden = key !== this.shown;
-    element.dataset.key = String(key);
-    this.container.appendChild(element);
-    this.elements[key] = element;
-    var figure = this.figureOf(key);
-    var layout = figure.layout;
-    if (layout.width === undefined) {
-      // Drawn ahead of time into a hidden element, a figure cannot size itself: give it the container's width.
-      layout = Object.assign({}, layout, { width: this.container.clientWidth || 600 });
-      element.dataset.width = String(layout.width);
+  /* A float as Python's repr writes it (the server's tables use repr): shortest round trip, 1e-05 not 0.00001. */
+  function reprOf(value) {
+    if (Number.isInteger(value) && Math.abs(value) < 1e16) return value.toFixed(1);
+    var text = String(value);
+    var exponent = text.indexOf("e");
+    if (exponent < 0) {
+      var magnitude = Math.abs(value);
+      if (magnitude !== 0 && magnitude < 1e-4) {
+        text = value.toExponential();
+        exponent = text.indexOf("e");
+      } else {
+        return text;
+      }
     }
-    if (layout.width !== undefined && layout.height !== undefined) {
-      // A figure of a known size is laid out and painted on its own (lab.css: .plot.sized).
-      element.style.width = layout.width + "px";
-      element.style.height = layout.height + "px";
-      element.classList.add("sized");
+    var mantissa = text.slice(0, exponent);
+    var power = Number(text.slice(exponent + 1));
+    return mantissa + "e" + (power < 0 ? "-" : "+") + (Math.abs(power) < 10 ? "0" : "") + Math.abs(power);
+  }
+
+  function element(tag, className, text) {
+    var el = document.createElement(tag);
+    if (className) el.className = className;
+    if (text !== undefined) el.textContent = text;
+    return el;
+  }
+
+  /* The screen-reader table of a matrix at one frame (values in full precision). */
+  function fillTable(table, name, rows, meta, frame, steps) {
+    var shape = meta.shape;
+    var when = steps > 1 && name !== "X" && name !== "T" ? ", SGD step " + (frame + 1) : "";
+    table.textContent = "";
+    table.appendChild(element("caption", "", name + " (" + shape[0] + "×" + shape[1] + when + ")"));
+    var head = element("thead");
+    var headRow = element("tr");
+    headRow.appendChild(element("td"));
+    var body = element("tbody");
+    if (meta.vector) {
+      ["index", "value"].forEach(function (text) {
+        var th = element("th", "", text);
+        th.scope = "col";
+        headRow.appendChild(th);
+      });
+      var k = 0;
+      rows.forEach(function (row) {
+        Array.prototype.forEach.call(row, function (value) {
+          var tr = element("tr");
+          var th = element("th", "", name + "[" + (++k) + "]");
+          th.scope = "row";
+          tr.appendChild(th);
+          tr.appendChild(element("td", "", reprOf(value)));
+          body.appendChild(tr);
+        });
+      });
+    } else {
+      for (var j = 0; j < shape[1]; j++) {
+        var th = element("th", "", "column " + (j + 1));
+        th.scope = "col";
+        headRow.appendChild(th);
+      }
+      rows.forEach(function (row, i) {
+        var tr = element("tr");
+        var rowHead = element("th", "", "row " + (i + 1));
+        rowHead.scope = "row";
+        tr.appendChild(rowHead);
+        Array.prototype.forEach.call(row, function (value) { tr.appendChild(element("td", "", reprOf(value))); });
+        body.appendChild(tr);
+      });
     }
-    Plotly.react(element, figure.data, layout, PLOT_CONFIG);
-    return true;
+    head.appendChild(headRow);
+    table.appendChild(head);
+    table.appendChild(body);
+  }
+
+  /* One matrix's card: a heatmap drawn once with Plotly and then restyled with each frame's values. */
+  function Card(lab, slug, el) {
+    this.lab = lab;
+    this.slug = slug;
+    this.meta = lab.data.cards[slug];
+    this.el = el || this.build();
+    this.plots = this.el.querySelector(".plots");
+    this.table = this.el.querySelector("table.visually-hidden");
+    this.notes = this.el.querySelector("ul.errata");
+    this.plot = null;
+    this.frame = el ? Number(el.dataset.frame) : -1;
+    this.drawn = -1;
+  }
+
+  Card.prototype.build = function () {
+    var meta = this.meta;
+    var figure = element("figure", "panel");
+    figure.id = this.slug;
+    figure.dataset.tensor = meta.name;
+    var plots = element("div", "plots");
+    plots.setAttribute("aria-hidden", "true");
+    figure.appendChild(plots);
+    var caption = element("figcaption", "", meta.caption);
+    caption.hidden = !meta.caption;
+    figure.appendChild(caption);
+    var edit = this.lab.edits[meta.name];
+    if (edit) {
+      var link = element("a", "card-edit");
+      link.href = "#" + edit[0];
+      link.dataset.edit = edit[0];
+      var pen = element("span", "", "✎");
+      pen.setAttribute("aria-hidden", "true");
+      link.appendChild(pen);
+      link.appendChild(document.createTextNode(" Edit " + edit[1]));
+      figure.appendChild(link);
+    }
+    figure.appendChild(element("table", "visually-hidden"));
+    var notes = element("ul", "errata");
+    notes.setAttribute("aria-label", "Slips in the source");
+    notes.hidden = true;
+    figure.appendChild(notes);
+    this.lab.panelBox.appendChild(figure);
+    return figure;
   };
 
-  /* After the page width changed: redraw the shown figure of a container-wide gallery, forget the rest. */
-  Gallery.prototype.resize = function () {
-    var elements = this.elements;
-    var shown = this.shown;
-    if (shown === null || !elements[shown] || this.figureOf(shown).layout.width !== undefined) return;
-    var width = this.container.clientWidth;
-    if (!width || Number(elements[shown].dataset.width) === width) return; // hidden, or drawn at this width
-    Object.keys(elements).forEach(function (key) {
-      Plotly.purge(elements[key]);
-      elements[key].remove();
-    });
-    this.elements = {};
-    this.draw(shown);
+  /* Show the card at a frame: its values in the heatmap, the table and the source's slips about them. */
+  Card.prototype.show = function (frame) {
+    var rows = this.lab.valuesOf(this.slug, frame);
+    if (this.frame !== frame) {
+      this.frame = frame;
+      this.el.dataset.frame = String(frame);
+      fillTable(this.table, this.meta.name, rows, this.meta, frame, this.lab.data.steps);
+      var notes = (this.lab.errata[this.slug] || {})[frame] || [];
+      this.notes.textContent = "";
+      notes.forEach(function (note) {
+        var item = element("li");
+        if (note.cell) {
+          item.appendChild(element("strong", "", note.cell));
+          item.appendChild(document.createTextNode(": "));
+        }
+        item.appendChild(document.createTextNode(note.text));
+        this.notes.appendChild(item);
+      }, this);
+      this.notes.hidden = notes.length === 0;
+    }
+    this.draw(rows);
   };
 
-  Gallery.prototype.show = function (key) {
-    if (this.shown === key) return;
-    if (this.shown !== null && this.elements[this.shown]) hide(this.elements[this.shown], this.warmed);
-    this.shown = key;
-    if (this.elements[key]) reveal(this.elements[key]);
-    else this.draw(key);
+  Card.prototype.draw = function (rows) {
+    if (typeof Plotly === "undefined" || this.drawn === this.frame) return;
+    rows = rows || this.lab.valuesOf(this.slug, this.frame);
+    if (!this.plot) {
+      this.plots.textContent = ""; // the server's table of coloured cells, in the same box
+      this.plot = element("div", "plot sized");
+      this.plot.style.width = this.meta.layout.width + "px";
+      this.plot.style.height = this.meta.layout.height + "px";
+      this.plots.appendChild(this.plot);
+      Plotly.react(this.plot, [Object.assign({}, this.meta.trace, { z: rows })], this.meta.layout, PLOT_CONFIG);
+    } else {
+      Plotly.restyle(this.plot, { z: [rows] }, [0]);
+    }
+    this.drawn = this.frame;
   };
 
-  Gallery.prototype.purge = function () {
-    var elements = this.elements;
-    Object.keys(elements).forEach(function (key) { Plotly.purge(elements[key]); });
+  Card.prototype.purge = function () {
+    if (this.plot && typeof Plotly !== "undefined") Plotly.purge(this.plot);
   };
 
   function Lab(root) {
     var self = this;
     this.root = root;
     this.data = JSON.parse(root.querySelector("#lab-data").textContent);
-    this.substeps = this.data.substeps;
-    this.sections = Array.prototype.slice.call(root.querySelectorAll(".substep"));
-    this.chips = Array.prototype.slice.call(root.querySelectorAll(".chip"));
+    var edits = root.querySelector("#lab-edits");
+    this.edits = edits ? JSON.parse(edits.textContent) : {};
+    this.perStep = this.data.perStep;
+    this.total = this.data.total;
+    this.substeps = {}; // sub-step index -> its frame
+    this.values = {};
+    this.errata = {};
+    this.loaded = {}; // SGD step -> true once its frames are here
+    this.asked = {}; // SGD step -> true while asked for
+    this.merge(this.data.frames, this.data.window);
     this.panelBox = root.querySelector("#panels");
-    this.warmed = [];
     this.cards = {};
-    Array.prototype.forEach.call(root.querySelectorAll(".panel"), function (el) {
-      var figure = self.data.figures[el.id];
-      self.cards[el.id] = {
-        el: el,
-        frame: -1,
-        plots: new Gallery(el.querySelector(".plots"), function (frame) {
-          return { data: [Object.assign({}, figure.data[0], figure.frames[frame].data[0])], layout: figure.layout };
-        }, self.warmed),
-        tables: Array.prototype.slice.call(el.querySelectorAll("table[data-frame]")),
-        notes: Array.prototype.slice.call(el.querySelectorAll("li[data-frame]"))
-      };
+    Array.prototype.forEach.call(root.querySelectorAll("#panels > .panel"), function (el) {
+      self.cards[el.id] = new Card(self, el.id, el);
     });
-    this.networks = new Gallery(root.querySelector("#network-plot"), function (index) { return self.data.networks[index]; },
-                                this.warmed);
-    this.lossCurves = new Gallery(root.querySelector("#loss-plot"), function (step) { return self.data.lossCurves[step]; },
-                                  this.warmed);
+    this.breaks = Array.prototype.slice.call(root.querySelectorAll("#panels > .row-break"));
+    this.section = root.querySelector("#substep");
+    this.titleEl = root.querySelector("#substep-title");
+    this.equation = root.querySelector("#equation");
+    this.noteEl = root.querySelector("#substep-note");
+    this.chipList = root.querySelector("#chips");
+    this.networkBox = root.querySelector("#network-plot");
+    this.lossBox = root.querySelector("#loss-plot");
+    this.lossTable = root.querySelector("#loss-table tbody");
+    this.networkPlot = null;
+    this.lossPlot = null;
     this.scrubber = root.querySelector("#scrubber");
     this.positionNumber = root.querySelector("#position-number");
     this.stepNumber = root.querySelector("#step-number");
@@ -255,17 +353,13 @@
     this.live = root.querySelector("#live");
     this.playButton = root.querySelector('[data-move="play"]');
     this.atField = root.querySelector("#at-field");
-    this.visible = [];
-    this.breaks = [];
-    this.layout = null;
-    this.chipShown = -1;
+    this.chipStep = Number(this.data.position / this.perStep | 0);
     this.urlTimer = null;
-    this.index = -1;
+    this.index = Number(root.dataset.start || this.data.position || 0);
+    this.wanted = this.index;
     this.timer = null;
-    this.idleHandle = null;
-    this.warmFrame = null;
-    this.warmTimer = null;
     this.view = root.dataset.view || "lab";
+    this.framesUrl = root.dataset.framesUrl;
     var stateElement = root.querySelector("#lab-state");
     this.stateData = stateElement ? JSON.parse(stateElement.textContent) : null;
     this.token = root.dataset.url ? new URL(root.dataset.url, window.location.href).searchParams.get("state") : null;
@@ -298,139 +392,227 @@
       self.pause();
       self.show(Number(self.scrubber.value));
     });
-    this.show(Number(root.dataset.start || 0));
+    this.root.dataset.position = String(this.index);
+    this.writeUrl(true);
+    this.ask(this.substeps[this.index].step);
+    whenPlotly(function () { if (current === self) self.drawAll(); });
   }
 
-  function keepInView(chip) {
-    var strip = chip.parentNode.parentNode;
-    if (strip.scrollWidth <= strip.clientWidth) return;
-    var left = chip.offsetLeft - strip.offsetLeft;
-    if (left < strip.scrollLeft || left + chip.offsetWidth > strip.scrollLeft + strip.clientWidth) {
-      strip.scrollLeft = left - strip.clientWidth / 2;
+  /* Frames that arrived (the page's own, or an answer of POST /lab/frames) for SGD steps first..stop-1. */
+  Lab.prototype.merge = function (frames, window) {
+    var self = this;
+    frames.substeps.forEach(function (substep) { self.substeps[substep.index] = substep; });
+    Object.keys(frames.values).forEach(function (slug) {
+      self.values[slug] = Object.assign(self.values[slug] || {}, frames.values[slug]);
+    });
+    Object.keys(frames.errata).forEach(function (slug) {
+      self.errata[slug] = Object.assign(self.errata[slug] || {}, frames.errata[slug]);
+    });
+    for (var step = window[0]; step < window[1]; step++) this.loaded[step] = true;
+  };
+
+  Lab.prototype.valuesOf = function (slug, frame) {
+    var entry = this.values[slug][frame];
+    if (!Array.isArray(entry)) entry = this.values[slug][frame] = matrixOf(entry);
+    return entry;
+  };
+
+  /* Ask for the frames of the SGD steps around `step` that are not here yet (a few at a time). */
+  Lab.prototype.ask = function (step) {
+    var self = this;
+    if (!this.framesUrl || !this.token) return;
+    var first = Math.max(0, step - 2);
+    var stop = Math.min(this.data.steps, step + 3);
+    while (first < stop && (this.loaded[first] || this.asked[first])) first++;
+    while (stop > first && (this.loaded[stop - 1] || this.asked[stop - 1])) stop--;
+    if (first >= stop) return;
+    for (var k = first; k < stop; k++) this.asked[k] = true;
+    window.fetch(this.framesUrl, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ state: this.token, from: first, to: stop })
+    }).then(function (response) {
+      if (!response.ok) throw new Error("frames " + response.status);
+      return response.json();
+    }).then(function (frames) {
+      for (var k = first; k < stop; k++) delete self.asked[k];
+      if (current !== self) return;
+      self.merge(frames, [first, stop]);
+      if (self.wanted !== self.index) self.show(self.wanted);
+    }, function () {
+      for (var k = first; k < stop; k++) delete self.asked[k];
+      if (current === self) self.lossReadout.textContent = "Could not load these sub-steps; try again.";
+    });
+  };
+
+  /* After Plotly arrived: draw what the sub-step shows. */
+  Lab.prototype.drawAll = function () {
+    var substep = this.substeps[this.index];
+    var self = this;
+    substep.panels.forEach(function (panel) { self.cards[panel[0]].draw(); });
+    this.drawNetwork(substep);
+    this.drawLoss(substep.step);
+  };
+
+  Lab.prototype.drawNetwork = function (substep) {
+    if (typeof Plotly === "undefined" || this.networkBox.closest("[hidden]")) return;
+    var figure = substep.network;
+    var layout = figure.layout;
+    if (layout.width === undefined) layout = Object.assign({}, layout, { width: this.networkBox.clientWidth || 600 });
+    if (!this.networkPlot) {
+      this.networkPlot = element("div", "plot");
+      this.networkBox.appendChild(this.networkPlot);
     }
-  }
+    Plotly.react(this.networkPlot, figure.data, layout, PLOT_CONFIG);
+  };
+
+  Lab.prototype.drawLoss = function (step) {
+    if (typeof Plotly === "undefined" || this.lossBox.closest("[hidden]")) return;
+    var history = this.data.lossHistory;
+    if (!this.lossPlot) {
+      this.lossPlot = element("div", "plot");
+      this.lossBox.appendChild(this.lossPlot);
+      var figure = this.data.lossCurve;
+      var layout = Object.assign({}, figure.layout, { width: this.lossBox.clientWidth || 600 });
+      Plotly.react(this.lossPlot, figure.data, layout, PLOT_CONFIG);
+      this.lossStep = this.data.lossCurve.data[1].x[0];
+    }
+    if (this.lossStep !== step) {
+      this.lossStep = step;
+      Plotly.restyle(this.lossPlot, { x: [[step]], y: [[history[step]]],
+                                      hovertext: [["current step " + step + ": loss " + history[step]]] }, [1]);
+    }
+  };
 
   Lab.prototype.go = function (move) {
-    var last = this.substeps.length - 1;
-    var target = { first: 0, previous: this.index - 1, next: this.index + 1, last: last }[move];
+    var last = this.total - 1;
+    var target = { first: 0, previous: this.wanted - 1, next: this.wanted + 1, last: last }[move];
     this.show(Math.max(0, Math.min(last, target)));
   };
 
   Lab.prototype.show = function (index) {
-    if (index === this.index || index < 0 || index >= this.substeps.length) return;
-    var self = this;
-    var first = this.index < 0;
+    if (index < 0 || index >= this.total) return;
+    this.wanted = index;
     var substep = this.substeps[index];
-    if (!first) hide(this.sections[this.index], this.warmed);
-    var section = this.sections[index];
-    reveal(section);
+    if (!substep) {
+      // Not here yet: say so, and show it as soon as it arrives.
+      this.positionNumber.textContent = String(index + 1);
+      this.scrubber.value = String(index);
+      this.lossReadout.textContent = "Loading sub-step " + (index + 1) + "…";
+      this.ask(Math.floor(index / this.perStep));
+      return;
+    }
+    if (index === this.index) return;
+    var self = this;
     this.index = index;
+    this.section.className = "substep substep-" + substep.kind;
+    this.section.dataset.key = substep.key;
+    this.titleEl.textContent = substep.title;
+    this.equation.innerHTML = substep.equation; // MathML the server wrote from the numbers
+    this.noteEl.textContent = substep.note;
+    this.noteEl.hidden = !substep.note;
 
     var wanted = {};
-    substep.panels.forEach(function (panel) { wanted[panel[0]] = true; });
-    this.visible.forEach(function (slug) {
-      if (!wanted[slug]) hide(self.cards[slug].el, self.warmed);
-    });
-    var layout = substep.panels.map(function (panel) { return panel[0] + (panel[2] ? "|" : ""); }).join(" ");
-    var reorder = layout !== this.layout;
-    this.layout = layout;
-    // The cards stay where they are in the DOM (moving one would throw away its drawn state): the flex
-    // order puts them in the equation's reading order, one row per equation, and aria-owns gives
-    // screen readers the same order.
     var used = 0;
     substep.panels.forEach(function (panel, k) {
-      var card = self.cards[panel[0]];
-      if (reorder) {
-        if (panel[2]) {
-          if (used === self.breaks.length) {
-            var rowBreak = document.createElement("div");
-            rowBreak.className = "row-break";
-            self.panelBox.appendChild(rowBreak);
-            self.breaks.push(rowBreak);
-          }
-          self.breaks[used].style.order = String(2 * k);
-          self.breaks[used++].hidden = false;
+      wanted[panel[0]] = true;
+      if (panel[2]) {
+        if (used === self.breaks.length) {
+          var rowBreak = element("div", "row-break");
+          self.panelBox.appendChild(rowBreak);
+          self.breaks.push(rowBreak);
         }
-        card.el.style.order = String(2 * k + 1);
+        self.breaks[used].style.order = String(2 * k);
+        self.breaks[used++].hidden = false;
       }
-      reveal(card.el);
-      if (card.frame !== panel[1]) {
-        card.frame = panel[1];
-        card.plots.show(panel[1]);
-        // Only what changes: setting an attribute, even to its value, costs the element a style update.
-        card.notes.forEach(function (el) {
-          var shown = Number(el.dataset.frame) === panel[1];
-          if (el.hidden === shown) el.hidden = !shown;
-        });
-        // The screen-reader tables of all frames stay laid out (visually hidden); only the current one is read.
-        card.tables.forEach(function (el) {
-          var shown = Number(el.dataset.frame) === panel[1];
-          if (el.hasAttribute("aria-hidden") === shown) {
-            if (shown) el.removeAttribute("aria-hidden");
-            else el.setAttribute("aria-hidden", "true");
-          }
-        });
+      var card = self.cards[panel[0]] || (self.cards[panel[0]] = new Card(self, panel[0]));
+      card.el.style.order = String(2 * k + 1);
+      card.el.hidden = false;
+      card.show(panel[1]);
+    });
+    for (var unused = used; unused < this.breaks.length; unused++) this.breaks[unused].hidden = true;
+    // Cards of the sub-steps on either side stay (hidden) for the next key; the rest leave the page.
+    [index - 1, index + 1].forEach(function (i) {
+      var near = self.substeps[i];
+      if (near) near.panels.forEach(function (panel) { if (!(panel[0] in wanted)) wanted[panel[0]] = false; });
+    });
+    Object.keys(this.cards).forEach(function (slug) {
+      if (wanted[slug]) return;
+      var card = self.cards[slug];
+      if (wanted[slug] === false) {
+        card.el.hidden = true;
+      } else {
+        card.purge();
+        card.el.remove();
+        delete self.cards[slug];
       }
     });
-    if (reorder) {
-      for (var unused = used; unused < this.breaks.length; unused++) this.breaks[unused].hidden = true;
-      this.panelBox.setAttribute("aria-owns", substep.panels.map(function (panel) { return panel[0]; }).join(" "));
-    }
-    this.visible = substep.panels.map(function (panel) { return panel[0]; });
+    this.panelBox.setAttribute("aria-owns", substep.panels.map(function (panel) { return panel[0]; }).join(" "));
+    this.drawNetwork(substep);
+    this.drawLoss(substep.step);
+    this.showChips(substep);
+    this.showLossRows(substep.step);
 
-    if (first) {
-      // The heatmaps first; the diagram and the loss curve right after the first paint.
-      window.requestAnimationFrame(function () {
-        window.setTimeout(function () {
-          if (self.index < 0) return;
-          var now = self.substeps[self.index];
-          self.networks.show(now.network);
-          self.lossCurves.show(now.step);
-          self.drawAhead(true);
-        }, 0);
-      });
-    } else {
-      this.networks.show(substep.network);
-      this.lossCurves.show(substep.step);
-    }
-
-    var title = section.querySelector(".substep-title").textContent;
     this.scrubber.value = String(index);
-    this.scrubber.setAttribute("aria-valuetext", title);
+    this.scrubber.setAttribute("aria-valuetext", substep.title);
     this.positionNumber.textContent = String(index + 1);
     this.stepNumber.textContent = String(substep.step + 1);
-    this.lossReadout.textContent = section.dataset.loss;
-    var chip = this.chips[index];
-    if (this.chips[this.chipShown]) this.chips[this.chipShown].removeAttribute("aria-current");
-    this.chipShown = index;
-    if (chip) {
-      chip.setAttribute("aria-current", "step");
-      // Read the layout in the next frame, when it is computed anyway, not now.
-      window.requestAnimationFrame(function () { keepInView(chip); });
-    }
-    this.live.textContent = title;
+    this.lossReadout.textContent = substep.loss;
+    this.live.textContent = substep.title;
     if (this.atField) this.atField.value = substep.key;
     this.root.dataset.position = String(index);
     // The URL holds the sub-step; written once the student pauses (browsers throttle history updates).
     window.clearTimeout(this.urlTimer);
-    this.urlTimer = window.setTimeout(function () { self.writeUrl(first); }, first ? 0 : 150);
-    if (!first) {
-      this.warmAfterFrame();
-      this.drawAhead();
-    }
+    this.urlTimer = window.setTimeout(function () { self.writeUrl(false); }, 150);
+    this.ask(substep.step);
   };
 
-  /* Warm what the sub-steps on either side show right after this frame is drawn: not when the browser is next
-   * idle, which may come after the next key press (and the next step would then lay all that out itself). */
-  Lab.prototype.warmAfterFrame = function () {
+  /* The chips of the shown SGD step's sub-steps (rebuilt when the SGD step changes). */
+  Lab.prototype.showChips = function (substep) {
     var self = this;
-    window.cancelAnimationFrame(this.warmFrame);
-    window.clearTimeout(this.warmTimer);
-    this.warmFrame = window.requestAnimationFrame(function () {
-      self.warmTimer = window.setTimeout(function () {
-        if (current === self && self.index >= 0) self.warm();
-      }, 0);
+    if (this.chipStep !== substep.step) {
+      this.chipStep = substep.step;
+      this.chipList.textContent = "";
+      var letters = { forward: "F", loss: "L", backward: "B", update: "U" };
+      for (var i = substep.step * this.perStep; i < (substep.step + 1) * this.perStep; i++) {
+        var item = this.substeps[i];
+        var li = element("li", "chip-item");
+        var button = element("button", "chip chip-" + item.kind);
+        button.type = "button";
+        button.dataset.index = String(i);
+        button.title = item.title;
+        var letter = element("span", "", letters[item.kind] + (item.layer || ""));
+        letter.setAttribute("aria-hidden", "true");
+        button.appendChild(letter);
+        button.appendChild(element("span", "visually-hidden", item.title));
+        li.appendChild(button);
+        this.chipList.appendChild(li);
+      }
+    }
+    Array.prototype.forEach.call(this.chipList.querySelectorAll(".chip"), function (chip) {
+      if (Number(chip.dataset.index) === self.index) chip.setAttribute("aria-current", "step");
+      else chip.removeAttribute("aria-current");
     });
+  };
+
+  /* The loss table reads the steps around the shown one. */
+  Lab.prototype.showLossRows = function (step) {
+    if (!this.lossTable || this.lossRowsStep === step) return;
+    this.lossRowsStep = step;
+    var history = this.data.lossHistory;
+    var steps = this.data.steps;
+    var low = Math.max(0, step - 5);
+    var high = Math.min(steps, step + 6);
+    if (high === steps) high += 1;
+    this.lossTable.textContent = "";
+    for (var k = low; k < high; k++) {
+      var tr = element("tr");
+      var th = element("th", "", String(k));
+      th.scope = "row";
+      tr.appendChild(th);
+      tr.appendChild(element("td", "", reprOf(history[k])));
+      this.lossTable.appendChild(tr);
+    }
   };
 
   /* The panels open now, as a state keeps them: null when all are. */
@@ -449,8 +631,7 @@
       if (el.dataset.panel in open) el.hidden = !open[el.dataset.panel];
     });
     if (this.panelsField) this.panelsField.value = (this.openPanels() || this.allPanels).join(",");
-    this.networks.resize();
-    this.lossCurves.resize();
+    this.redrawWide();
     this.writeUrl(false);
   };
 
@@ -482,62 +663,6 @@
     if (this.share) this.share.render();
   };
 
-  /* Draw, when the browser is idle, the frames of the sub-steps nearest to the current one (and first warm the
-   * neighbours, where no step has scheduled that: at the start, after a resize). */
-  Lab.prototype.drawAhead = function (warmFirst) {
-    var self = this;
-    if (this.idleHandle !== null) cancelIdle(this.idleHandle);
-    var order = [];
-    for (var distance = 1; distance < this.substeps.length; distance++) {
-      if (this.index + distance < this.substeps.length) order.push(this.index + distance);
-      if (this.index - distance >= 0) order.push(this.index - distance);
-    }
-    var tasks = warmFirst ? [[this, "warm"]] : [];
-    order.forEach(function (i, k) {
-      var substep = self.substeps[i];
-      substep.panels.forEach(function (panel) { tasks.push([self.cards[panel[0]].plots, panel[1]]); });
-      tasks.push([self.networks, substep.network]);
-      tasks.push([self.lossCurves, substep.step]);
-      if (k === 1) tasks.push([self, "warm"]); // the sub-steps on either side are drawn: warm them
-    });
-    var next = 0;
-    var work = function (deadline) {
-      self.idleHandle = null;
-      while (next < tasks.length && deadline.timeRemaining() > 4) {
-        var task = tasks[next++];
-        if (task[1] === "warm") task[0].warm();
-        else task[0].draw(task[1]);
-      }
-      if (next < tasks.length) self.idleHandle = idle(work);
-      else self.root.dataset.drawn = "all";
-    };
-    this.idleHandle = idle(work);
-  };
-
-  /* Keep warm what the sub-steps on either side of this one show, and only that; lay it out now, while idle. */
-  Lab.prototype.warm = function () {
-    var self = this;
-    var wanted = [];
-    [this.index + 1, this.index - 1].forEach(function (i) {
-      if (i < 0 || i >= self.substeps.length) return;
-      var substep = self.substeps[i];
-      wanted.push(self.sections[i]);
-      substep.panels.forEach(function (panel) {
-        var card = self.cards[panel[0]];
-        wanted.push(card.el, card.plots.elements[panel[1]]);
-      });
-      wanted.push(self.networks.elements[substep.network], self.lossCurves.elements[substep.step]);
-    });
-    wanted = wanted.filter(function (element) { return element && element.hidden; });
-    this.warmed.forEach(function (element) {
-      if (element.hidden && wanted.indexOf(element) < 0) delete element.dataset.warm;
-    });
-    wanted.forEach(keepWarm);
-    this.warmed.length = 0;
-    Array.prototype.push.apply(this.warmed, wanted);
-    void this.root.offsetHeight; // their style and layout, computed now rather than at the next step
-  };
-
   Lab.prototype.toggle = function () {
     if (this.timer) this.pause();
     else this.play();
@@ -545,10 +670,10 @@
 
   Lab.prototype.play = function () {
     var self = this;
-    if (this.index >= this.substeps.length - 1) this.show(0);
+    if (this.wanted >= this.total - 1) this.show(0);
     this.timer = window.setInterval(function () {
-      if (self.index >= self.substeps.length - 1) self.pause();
-      else self.show(self.index + 1);
+      if (self.wanted >= self.total - 1) self.pause();
+      else self.show(self.wanted + 1);
     }, PLAY_INTERVAL_MS);
     this.playButton.setAttribute("aria-pressed", "true");
     this.playButton.querySelector(".play-icon").textContent = "❚❚";
@@ -564,34 +689,39 @@
     this.playButton.querySelector(".play-label").textContent = "Play";
   };
 
+  /* The diagram and the loss curve are as wide as their card: redraw them after the page width changed. */
+  Lab.prototype.redrawWide = function () {
+    var substep = this.substeps[this.index];
+    [this.networkPlot, this.lossPlot].forEach(function (plot) { if (plot) Plotly.purge(plot); });
+    if (this.networkPlot) this.networkPlot.remove();
+    if (this.lossPlot) this.lossPlot.remove();
+    this.networkPlot = this.lossPlot = null;
+    this.drawNetwork(substep);
+    this.drawLoss(substep.step);
+  };
+
   Lab.prototype.destroy = function () {
     this.pause();
-    if (this.idleHandle !== null) cancelIdle(this.idleHandle);
-    window.cancelAnimationFrame(this.warmFrame);
-    window.clearTimeout(this.warmTimer);
     window.clearTimeout(this.urlTimer);
     this.urlTicket++;
-    this.index = -1;
     var cards = this.cards;
-    Object.keys(cards).forEach(function (slug) { cards[slug].plots.purge(); });
-    this.networks.purge();
-    this.lossCurves.purge();
+    Object.keys(cards).forEach(function (slug) { cards[slug].purge(); });
+    if (typeof Plotly !== "undefined") {
+      [this.networkPlot, this.lossPlot].forEach(function (plot) { if (plot) Plotly.purge(plot); });
+    }
   };
 
   var resizeTimer = null;
   window.addEventListener("resize", function () {
     window.clearTimeout(resizeTimer);
     resizeTimer = window.setTimeout(function () {
-      if (!current) return;
-      current.networks.resize();
-      current.lossCurves.resize();
-      current.drawAhead(true);
+      if (current && typeof Plotly !== "undefined") current.redrawWide();
     }, 200);
   });
 
   function start() {
     var root = document.getElementById("lab");
-    if (!root || typeof Plotly === "undefined") return;
+    if (!root) return;
     if (current) current.destroy();
     current = new Lab(root);
   }

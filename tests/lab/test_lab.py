@@ -135,8 +135,10 @@ def test_an_invalid_cell_keeps_its_text_and_gets_a_message():
 
 
 def test_too_many_steps_are_refused_with_the_bound():
-    _, errors = lab_draft.body_from_draft(lab_edits.read_form(form_of(SEED002.request, steps="21")).draft)
-    assert "at most 20" in errors["steps"]
+    _, errors = lab_draft.body_from_draft(lab_edits.read_form(form_of(SEED002.request, steps="201")).draft)
+    assert "at most 200" in errors["steps"]
+    _, errors = lab_draft.body_from_draft(lab_edits.read_form(form_of(SEED002.request, steps="200")).draft)
+    assert "steps" not in errors
 
 
 @pytest.mark.parametrize(
@@ -178,7 +180,7 @@ def test_more_examples_start_at_zero():
     assert body["labels"] == QUIZ4.request["labels"] + [0]
 
 
-@pytest.mark.parametrize("field, value", [("units-1", "0"), ("units-1", "13"), ("examples", "two")])
+@pytest.mark.parametrize("field, value", [("units-1", "0"), ("units-1", "33"), ("examples", "two"), ("examples", "65")])
 def test_bad_counts_keep_the_shape(field, value):
     edit = lab_edits.read_form(form_of(SEED002.request, **{field: value}))
     assert field in edit.errors
@@ -261,11 +263,15 @@ def test_position_keeps_a_key_or_goes_to_the_nearest():
 
 def test_run_rejects_what_the_lab_cannot_draw(app):
     body = QUIZ4.body()
-    body["steps"] = 25
+    body["steps"] = 201
     with app.test_request_context():
         with pytest.raises(lab.Rejected) as rejected:
             lab.run(body)
-    assert "at most 20 SGD steps" in str(rejected.value)
+    assert "at most 200 SGD steps" in str(rejected.value)
+    body["steps"] = 200
+    with app.test_request_context():
+        spec, summary = lab.run(body)
+    assert spec.steps == 200 and len(summary.loss_history) == 201
 
 
 def test_run_places_api_errors_on_fields(app):

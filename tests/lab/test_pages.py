@@ -93,8 +93,30 @@ def post_edit(client, preset_id, fields, htmx=True):
     return client.post(f"/lab/{preset_id}", data=fields, headers=headers)
 
 
-def loss_of(html: str, index: int = 0) -> str:
-    return re.findall(r'data-loss="([^"]+)"', html)[index]
+def loss_of(html: str) -> str:
+    """The loss line of the sub-step the page shows."""
+    return re.search(r'<p class="loss-readout" id="loss-readout">(.*?)</p>', html, re.S).group(1).strip()
+
+
+def token_of(html: str) -> str:
+    """The state token of the lab a page shows (its address holds it)."""
+    return parse_qs(urlsplit(Page(html).ids["lab"]["data-url"]).query)["state"][0]
+
+
+def frames_of(client, html: str) -> dict:
+    """Every sub-step of the lab a page shows, as the script asks for them (POST /lab/frames, a few steps at a time)."""
+    data = lab_data(html)
+    out = {"substeps": [], "values": {}, "errata": {}}
+    for first in range(0, data["steps"], 8):
+        response = client.post("/lab/frames", json={"state": token_of(html), "from": first,
+                                                    "to": min(data["steps"], first + 8)})
+        assert response.status_code == 200, response.get_data(as_text=True)
+        window = response.get_json()
+        out["substeps"] += window["substeps"]
+        for key in ("values", "errata"):
+            for slug, frames in window[key].items():
+                out[key].setdefault(slug, {}).update(frames)
+    return out
 
 
 # --- gallery ------------------------------------------------------------------------------------
@@ -121,33 +143,42 @@ def test_lab_page_draws_the_trace_the_api_gives(client, preset_id):
     data = lab_data(html)
     layers = len(preset.request["layers"])
     steps = preset.request["steps"]
-    assert len(data["substeps"]) == steps * (2 * layers + 2)
-    figures = data["figures"]
+    assert data["total"] == steps * (2 * layers + 2)
+    frames = frames_of(client, html)
+    assert [s["index"] for s in frames["substeps"]] == list(range(data["total"]))
+    values = frames["values"]
     for k, step in enumerate(expected["steps"]):
         for forward in step["forward"]:
-            layer = forward["layer"]
-            frame = figures[f"t-S{layer}"]["frames"][k]["data"][0]["z"]
+            frame = values[f"t-S{forward['layer']}"][str(k)]
             np.testing.assert_allclose(decode(frame), forward["pre_activation"], rtol=1e-12)
         for backward in step["backward"]:
-            frame = figures[f"t-delta{backward['layer']}"]["frames"][k]["data"][0]["z"]
+            frame = values[f"t-delta{backward['layer']}"][str(k)]
             np.testing.assert_allclose(decode(frame), backward["delta"], rtol=1e-12)
         for update in step["update"]:
-            frame = figures[f"t-W{update['layer']}-new"]["frames"][k]["data"][0]["z"]
+            frame = values[f"t-W{update['layer']}-new"][str(k)]
             np.testing.assert_allclose(decode(frame), update["weights"], rtol=1e-12)
+    # The page's own frames (the shown SGD step) are the same numbers.
+    for slug, own in data["frames"]["values"].items():
+        for frame, value in own.items():
+            np.testing.assert_array_equal(decode(value), decode(values[slug][frame]))
     page = Page(html)
     assert f"{expected['steps'][0]['loss']:.6g}" in page.text_of("loss-readout")
 
 
-def test_every_sub_step_has_a_section_named_in_words(client):
+def test_every_sub_step_is_named_in_words_and_the_page_shows_one(client):
     html = client.get("/lab/seed002-ex2").get_data(as_text=True)
     page = Page(html)
-    keys = [s["key"] for s in lab_data(html)["substeps"]]
+    substeps = frames_of(client, html)["substeps"]
+    keys = [s["key"] for s in substeps]
     assert keys == ["s0-forward-1", "s0-forward-2", "s0-loss", "s0-backward-2", "s0-backward-1", "s0-update"]
-    assert page.text_of("title-s0-forward-1").startswith("Forward, layer 1:")
-    assert page.text_of("title-s0-backward-2").startswith("Backward, layer 2: δ2 =")
-    assert page.text_of("title-s0-update").startswith("Update:")
-    assert "<math" in html
-    assert "hidden" in page.ids["sub-s0-loss"] and "hidden" not in page.ids["sub-s0-forward-1"]
+    titles = {s["key"]: s["title"] for s in substeps}
+    assert titles["s0-forward-1"].startswith("Forward, layer 1:")
+    assert titles["s0-backward-2"].startswith("Backward, layer 2: δ2 =")
+    assert titles["s0-update"].startswith("Update:")
+    assert page.text_of("substep-title").startswith(titles["s0-forward-1"])
+    assert page.ids["substep"]["data-key"] == "s0-forward-1"
+    assert "<math" in html and all("<math" in s["equation"] for s in substeps)
+    assert html.count('class="substep ') == 1
 
 
 def test_cells_are_labelled_in_math_notation(client):
@@ -163,12 +194,13 @@ def test_cells_are_labelled_in_math_notation(client):
 
 
 def test_every_heatmap_has_a_table_for_screen_readers(client):
-    html = client.get("/lab/mazur-2-2-2").get_data(as_text=True)
+    html = client.get(lab_url("mazur-2-2-2", "s0-forward-2")).get_data(as_text=True)
     expected = api_trace(client, presets.get("mazur-2-2-2").body())
-    data = lab_data(html)
-    for slug in data["figures"]:
+    shown = [slug for slug, *_ in lab_data(html)["frames"]["substeps"][1]["panels"]]
+    assert "t-Z2" in shown
+    for slug in shown:
         assert re.search(rf'<figure class="panel" id="{re.escape(slug)}".*?<table class="visually-hidden"', html, re.S)
-    table = re.search(r'<figure class="panel" id="t-Z2".*?<table.*?</table>', html, re.S).group(0)
+    table = re.search(r'<figure class="panel" id="t-Z2".*?<table class="visually-hidden".*?</table>', html, re.S).group(0)
     cells = [float(v) for v in re.findall(r"<td>([-0-9.e]+)</td>", table)]
     assert cells == [v for row in expected["steps"][0]["forward"][1]["activation"] for v in row]
 
@@ -177,7 +209,8 @@ def test_the_state_picks_the_sub_step(client):
     html = client.get(lab_url("seed002-ex2", "s0-backward-1")).get_data(as_text=True)
     assert 'data-start="4"' in html
     page = Page(html)
-    assert "hidden" not in page.ids["sub-s0-backward-1"]
+    assert page.ids["substep"]["data-key"] == "s0-backward-1"
+    assert page.text_of("substep-title").startswith("Backward, layer 1:")
     # a sub-step the network does not have is a friendly error page, not a 500
     missing = client.get(lab_url("seed002-ex2", "s7-loss"))
     assert missing.status_code == 422 and "gallery of worked examples" in missing.get_data(as_text=True)
@@ -217,21 +250,32 @@ def test_gradient_check_panel(client):
 
 
 def test_seed_errata_are_shown_beside_the_values(client):
-    html = client.get("/lab/seed002-ex2").get_data(as_text=True)
+    html = client.get(lab_url("seed002-ex2", "s0-loss")).get_data(as_text=True)
     card = re.search(r'<figure class="panel" id="t-Y".*?</figure>', html, re.S).group(0)
     assert "0.0985" in card and "Y[1,1]" in card
+    notes = frames_of(client, html)["errata"]["t-Y"]["0"]
+    assert any(note["cell"] == "Y[1,1]" and "0.0985" in note["text"] for note in notes)
 
 
 def test_parameter_and_data_cards_link_to_their_grids(client):
+    def card_of(html, tensor):
+        return re.search(rf'<figure class="panel" id="[^"]*" data-tensor="{re.escape(tensor)}".*?</figure>', html, re.S)
+
     html = client.get("/lab/quiz4-softmax-ce").get_data(as_text=True)
     page = Page(html)
-    for tensor, cell in [("W1", "W1[1,1]"), ("b2", "b2[1]"), ("X", "X[1,1]"), ("T", "label[1]")]:
-        card = re.search(rf'<figure class="panel" id="[^"]*" data-tensor="{re.escape(tensor)}".*?</figure>', html, re.S)
-        link = re.search(r'<a class="card-edit" href="#([^"]+)" data-edit="([^"]+)">', card.group(0))
+    loss = client.get(lab_url("quiz4-softmax-ce", "s0-loss")).get_data(as_text=True)
+    update = client.get(lab_url("quiz4-softmax-ce", "s0-update")).get_data(as_text=True)
+    for tensor, cell, shown in [("W1", "W1[1,1]", html), ("b2", "b2[1]", update), ("X", "X[1,1]", html),
+                                ("T", "label[1]", loss)]:
+        link = re.search(r'<a class="card-edit" href="#([^"]+)" data-edit="([^"]+)">', card_of(shown, tensor).group(0))
         assert link.group(1) == link.group(2) == page.inputs[cell]["id"], tensor
-    for tensor in ("S1", "δ2", "W1 (new)"):  # not something to type in
-        card = re.search(rf'<figure class="panel" id="[^"]*" data-tensor="{re.escape(tensor)}".*?</figure>', html, re.S)
-        assert "card-edit" not in card.group(0), tensor
+    for tensor, shown in (("S1", html), ("δ2", client.get(lab_url("quiz4-softmax-ce", "s0-backward-2")).get_data(
+            as_text=True)), ("W1 (new)", update)):  # not something to type in
+        assert "card-edit" not in card_of(shown, tensor).group(0), tensor
+    # The script makes the cards of later sub-steps with the same links.
+    edits = json.loads(re.search(r'<script type="application/json" id="lab-edits">(.*?)</script>', html, re.S).group(1))
+    assert edits["T"] == [page.inputs["label[1]"]["id"], "the labels"] and edits["W2"][0] == page.inputs["W2[1,1]"]["id"]
+    assert "S1" not in edits
     # the editor opens with a link to every grid
     jump = re.search(r'<nav class="jump".*?</nav>', html, re.S).group(0)
     targets = re.findall(r'data-edit="([^"]+)"', jump)
@@ -340,10 +384,10 @@ def test_the_position_survives_an_edit(client):
 
 def test_too_many_steps_says_the_bound(client):
     page = Page(client.get("/lab/xor").get_data(as_text=True))
-    html = post_edit(client, "xor", dict(page.fields, steps="50")).get_data(as_text=True)
+    html = post_edit(client, "xor", dict(page.fields, steps="500")).get_data(as_text=True)
     edited = Page(html)
-    assert "at most 20 SGD steps" in edited.text_of(edited.ids["f-steps"]["aria-describedby"])
-    assert edited.fields["steps"] == "50"
+    assert "at most 200 SGD steps" in edited.text_of(edited.ids["f-steps"]["aria-describedby"])
+    assert edited.fields["steps"] == "500"
 
 
 def test_an_overflow_is_reported_and_the_state_stays(client):
@@ -367,7 +411,10 @@ def test_without_javascript_a_valid_edit_redirects_and_an_invalid_one_is_422(cli
 def test_edited_networks_lose_the_errata(client):
     page = Page(client.get("/lab/seed002-ex2").get_data(as_text=True))
     html = post_edit(client, "seed002-ex2", dict(page.fields, **{"W1[1,1]": "0.5"})).get_data(as_text=True)
-    assert 'class="errata"' not in html
+    assert not re.search(r'<ul class="errata"[^>]*>\s*<li', html)
+    assert frames_of(client, html)["errata"] == {}
+    source = client.get(lab_url("seed002-ex2", "s0-loss")).get_data(as_text=True)
+    assert re.search(r'<ul class="errata"[^>]*>\s*<li', source)  # the check above can fail
 
 
 def test_a_malformed_form_is_400(client):
@@ -379,7 +426,7 @@ def test_a_saturated_output_is_explained_not_drawn(client, refcases):
     token = state.encode(state.LabState(request, "s0-loss", None, "quiz4-softmax-ce"))
     html = client.get(f"/lab?state={token}").get_data(as_text=True)
     assert "dL/dY is not finite here" in html
-    loss_panels = next(s for s in lab_data(html)["substeps"] if s["key"] == "s0-loss")["panels"]
+    loss_panels = next(s for s in lab_data(html)["frames"]["substeps"] if s["key"] == "s0-loss")["panels"]
     assert [slug for slug, *_ in loss_panels] == ["t-Y", "t-T"]
     expected = refcases["stability_softmax_ce"]["expected"]["steps"][0]["loss"]
     assert f"L = {expected:.6g}" in html

@@ -54,7 +54,7 @@ class _Shown:
 
 def _shown_at(spec: Spec, trace: Trace, substep: Substep, limits: Ranges) -> _Shown:
     layout, last, kind, current = spec.layout, len(spec.layers), substep.kind, substep.layer
-    step = trace.steps[substep.step]
+    step = trace.step(substep.step)
     if kind in ("forward", "loss"):
         known = last if kind == "loss" else current
         return _Shown(
@@ -114,7 +114,7 @@ def network_figure(spec: Spec, trace: Trace, substep: Substep, limits: Ranges | 
     `limits`: the colour ranges, `ranges(trace)`; by default those of the trace, computed once per trace.
     """
     shown = _shown_at(spec, trace, substep, limits or trace_ranges(trace))
-    example = _which_example(spec, trace.steps[substep.step])
+    example = _which_example(spec, trace.step(substep.step))
     drawn = [_shown_units(width) for width in spec.widths]
     positions = [
         {unit: (float(layer), _y(k, len(indices) + more)) for k, unit in enumerate(indices)}

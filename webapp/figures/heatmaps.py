@@ -92,12 +92,18 @@ def tensors(spec: Spec, trace: Trace) -> dict[str, Tensor]:
     steps = trace.steps
     found: dict[str, Tensor] = {}
 
-    def add(name, frames, family=None, axes=data_axes, vector=False, caption=""):
+    def add(name, frames, family=None, axes=data_axes, vector=False, caption="", constant=False):
+        if not constant:
+            # One slot per SGD step; a trace that recorded a window fills only the window's slots.
+            slots = [None] * spec.steps
+            for step, value in zip(steps, frames):
+                slots[step.index] = value
+            frames = slots
         found[name] = Tensor(name, tuple(frames), family or name, axes, vector, caption)
 
-    add("X", [trace.inputs], axes=data_axes)
+    add("X", [trace.inputs], axes=data_axes, constant=True)
     targets_caption = "one-hot of the labels" if trace.labels is not None else ""
-    add("T", [trace.targets], family="Y", caption=targets_caption)
+    add("T", [trace.targets], family="Y", caption=targets_caption, constant=True)
     for layer in range(1, last + 1):
         i = layer - 1
         backward = [next(b for b in step.backward if b.layer == layer) for step in steps]
@@ -195,48 +201,84 @@ def text_width(text: str, size: float = TEXT_SIZE) -> float:
     return size * sum(_ADVANCE.get(character, 0.64) for character in text)
 
 
-def _cell_size(tensor: Tensor) -> tuple[int, int]:
-    """(width, height) of a cell in pixels: as wide as the longest value written, over every frame."""
-    rows, columns = tensor.shape
+def text_widths(values: np.ndarray, size: float = TEXT_SIZE) -> np.ndarray:
+    """`text_width(cell_text(v))` of every value at once (the same digits, signs, points and exponents)."""
+    values = np.asarray(values, dtype=np.float64).ravel()
+    magnitude = np.abs(values)
+    zero = magnitude == 0
+    safe = np.where(zero, 1.0, magnitude)
+    with np.errstate(over="ignore", under="ignore"):
+        power = np.floor(np.log10(safe)).astype(int)
+        mantissa = np.rint(safe / np.power(10.0, power - 3))  # four significant digits: 1000..10000
+    carried = mantissa >= 10_000  # 9.9996 rounds up to 10.00
+    power = power + carried
+    mantissa = np.where(carried, 1000, mantissa).astype(np.int64)
+    trailing = (mantissa % 10 == 0).astype(int) + (mantissa % 100 == 0) + (mantissa % 1000 == 0)
+    shown = 4 - trailing  # significant digits left once trailing zeros are trimmed
+    exponential = (power < -6) | (power >= 4)
+    exponent_digits = np.where(np.abs(power) >= 100, 3, np.where(np.abs(power) >= 10, 2, 1))
+    # Fixed notation: digits before the point, after it, and whether there is a point.
+    before = np.where(power >= 0, power + 1, 1)
+    after = np.where(power >= 0, np.maximum(0, shown - power - 1), -power - 1 + shown)
+    digits = np.where(exponential, shown + exponent_digits, before + after)
+    points = np.where(exponential, shown > 1, after > 0).astype(int)
+    em = (_ADVANCE["0"] * digits + _ADVANCE["."] * points + _ADVANCE["-"] * (values < 0)
+          + np.where(exponential, _ADVANCE["e"] + np.where(power >= 0, _ADVANCE["+"], _ADVANCE["-"]), 0.0))
+    return np.where(zero, size * _ADVANCE["0"], size * em)
+
+
+def widest_text(arrays) -> float:
+    """The widest written value of some arrays (None entries skipped), in pixels; 0 for none."""
+    widths = [float(np.max(text_widths(a))) for a in arrays if a is not None and np.size(a)]
+    return max(widths, default=0.0)
+
+
+def cell_size(shape: tuple[int, int], widest: float) -> tuple[int, int]:
+    """(width, height) of a cell in pixels: as wide as the widest value written (`widest_text`)."""
+    rows, columns = shape
     if max(rows, columns) > MAX_WRITTEN:
         side = max(4, min(24, 300 // max(rows, columns)))
         return side, side
-    longest = max(text_width(cell_text(v)) for frame in tensor.frames if frame is not None for v in frame.flat)
-    return max(MIN_CELL_WIDTH, math.ceil(longest + 2 * CELL_PADDING)), 30
+    return max(MIN_CELL_WIDTH, math.ceil(widest + 2 * CELL_PADDING)), 30
 
 
-def heatmap_figure(tensor: Tensor, limit: float) -> go.Figure:
-    """The tensor as a heatmap with one frame per SGD step (frame names "0", "1", ...)."""
-    rows, columns = tensor.shape
+def _cell_size(tensor: Tensor) -> tuple[int, int]:
+    """(width, height) of a cell in pixels: as wide as the longest value written, over every frame."""
+    written = max(tensor.shape) <= MAX_WRITTEN
+    return cell_size(tensor.shape, widest_text(tensor.frames) if written else 0.0)
+
+
+def heatmap_parts(name: str, shape: tuple[int, int], axes: tuple[str, str], vector: bool, limit: float,
+                  cell: tuple[int, int]) -> tuple[dict, dict]:
+    """(trace, layout) of a matrix's heatmap, all but its values (`z`): what stays the same in every frame."""
+    rows, columns = shape
     written = rows <= MAX_WRITTEN and columns <= MAX_WRITTEN
-    cell_width, cell_height = _cell_size(tensor)
+    cell_width, cell_height = cell
     index = "[%{y},%{x}]"
-    if tensor.vector:
+    if vector:
         index = "[%{x}]" if rows == 1 else "[%{y}]"
 
-    title = title_of(tensor)
-    margin = {"l": 30 if tensor.axes[0] else 12, "r": 4, "t": 30, "b": 28 if tensor.axes[1] else 18}
+    title = f"{name}  ({rows}×{columns})"
+    margin = {"l": 30 if axes[0] else 12, "r": 4, "t": 30, "b": 28 if axes[1] else 18}
     # Wide enough for the cells and the colour bar, and for the title (about 0.65 em a character at 13 px).
     width = max(130, columns * cell_width + margin["l"] + margin["r"] + 40,
                 math.ceil(margin["l"] + 0.65 * 13 * len(title)))
     height = max(90, rows * cell_height + margin["t"] + margin["b"])
     plot_height = height - margin["t"] - margin["b"]
 
-    # Plain dicts, validated once by go.Figure (building go.Heatmap/go.Layout first validates twice).
     base = dict(
         type="heatmap",
-        z=tensor.frames[0],
         x=list(range(1, columns + 1)),
         y=list(range(1, rows + 1)),
         zmin=-limit,
         zmax=limit,
         colorscale=COLORSCALE,
-        xgap=1,
-        ygap=1,
+        xgap=1 if max(rows, columns) <= 16 else 0,
+        ygap=1 if max(rows, columns) <= 16 else 0,
         texttemplate="%{z:.4~g}" if written else None,
         textfont={"size": TEXT_SIZE},
         # 16 significant digits read back as the same float almost always, without 17's noise (0.1 not 0.10000000000000001).
-        hovertemplate=f"{tensor.name}{index} = %{{z:.16~g}}<extra></extra>",
+        hovertemplate=f"{name}{index} = %{{z:.16~g}}<extra></extra>",
         # A bar as tall as the plot, or (one-row matrices) reaching into the margins so its ticks do not crowd.
         colorbar={"thickness": 6, "lenmode": "pixels", "len": max(MIN_COLOURBAR, plot_height),
                   "y": 0.5, "yanchor": "middle", "outlinewidth": 0, "tickfont": {"size": 9}, "xpad": 3,
@@ -254,17 +296,40 @@ def heatmap_figure(tensor: Tensor, limit: float) -> go.Figure:
         margin=margin,
         paper_bgcolor="rgba(0,0,0,0)",
         plot_bgcolor="rgba(0,0,0,0)",
-        xaxis={"title": {"text": tensor.axes[1], "standoff": 2, "font": {"size": 10}}, "tickmode": "array",
+        xaxis={"title": {"text": axes[1], "standoff": 2, "font": {"size": 10}}, "tickmode": "array",
                "tickvals": list(range(1, columns + 1)) if columns <= 12 else None, "showgrid": False,
                "zeroline": False, "fixedrange": True, "side": "bottom", "ticks": "",
-               "showticklabels": columns > 1 or not tensor.vector},
-        yaxis={"title": {"text": tensor.axes[0], "standoff": 2, "font": {"size": 10}}, "autorange": "reversed",
+               "showticklabels": columns > 1 or not vector},
+        yaxis={"title": {"text": axes[0], "standoff": 2, "font": {"size": 10}}, "autorange": "reversed",
                "tickmode": "array", "tickvals": list(range(1, rows + 1)) if rows <= 12 else None,
                "showgrid": False, "zeroline": False, "fixedrange": True, "ticks": "",
-               "showticklabels": rows > 1 or not tensor.vector},
+               "showticklabels": rows > 1 or not vector},
     )
+    return base, layout
+
+
+def heatmap_figure(tensor: Tensor, limit: float) -> go.Figure:
+    """The tensor as a heatmap with one frame per SGD step (frame names "0", "1", ...)."""
+    base, layout = heatmap_parts(tensor.name, tensor.shape, tensor.axes, tensor.vector, limit, _cell_size(tensor))
+    # Plain dicts, validated once by go.Figure (building go.Heatmap/go.Layout first validates twice).
+    base["z"] = next(f for f in tensor.frames if f is not None)
     frames = [{"name": str(k), "data": [{"type": "heatmap", "z": values}]} for k, values in enumerate(tensor.frames)]
     return go.Figure(data=[base], layout=layout, frames=frames)
+
+
+def cell_colours(values: np.ndarray, limit: float) -> list[list[str]]:
+    """The colour of each cell on COLORSCALE (as Plotly blends it), for drawing a matrix without Plotly."""
+    stops = np.array([stop for stop, _ in COLORSCALE])
+    rgb = np.array([[int(colour[k:k + 2], 16) for k in (1, 3, 5)] for _, colour in COLORSCALE], dtype=float)
+    position = np.clip((np.asarray(values, dtype=float) / limit + 1) / 2, 0.0, 1.0)
+    flat = position.ravel()
+    high = np.clip(np.searchsorted(stops, flat, side="left"), 1, len(stops) - 1)
+    low = high - 1
+    mix = ((flat - stops[low]) / (stops[high] - stops[low]))[:, None]
+    colour = np.rint(rgb[low] + mix * (rgb[high] - rgb[low])).astype(int)
+    texts = [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in colour.tolist()]
+    columns = position.shape[1]
+    return [texts[k:k + columns] for k in range(0, len(texts), columns)]
 
 
 def warm_up() -> None:

@@ -10,7 +10,12 @@ def _scatter(name: str, x: list, y: list, **properties) -> dict:
 
 def loss_curve_figure(trace: Trace, step: int) -> dict:
     """The loss before each SGD step and after the last one, with the current step marked, as a figure dict."""
-    history = [float(value) for value in trace.loss_history]
+    return loss_curve_figure_of(trace.loss_history, step)
+
+
+def loss_curve_figure_of(loss_history, step: int) -> dict:
+    """`loss_curve_figure` of a loss history: its second trace is the current step's marker."""
+    history = [float(value) for value in loss_history]
     steps = list(range(len(history)))
     xaxis = {"title": {"text": "SGD step"}, "range": [-0.3, len(history) - 0.7], "zeroline": False,
              "fixedrange": True}

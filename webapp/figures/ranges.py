@@ -2,6 +2,7 @@
 means the same number in every sub-step."""
 from __future__ import annotations
 
+import dataclasses
 import weakref
 from dataclasses import dataclass
 
@@ -34,23 +35,32 @@ def first_input(trace: Trace, step) -> np.ndarray:
 
 
 def _largest(arrays) -> float:
-    largest = max((float(np.max(np.abs(a))) for a in arrays if a is not None and np.size(a)), default=0.0)
-    return largest if largest > 0 else 1.0
+    return max((float(np.max(np.abs(a))) for a in arrays if a is not None and np.size(a)), default=0.0)
+
+
+def step_ranges(trace: Trace, step) -> Ranges:
+    """The largest |value| of each quantity in one step (0 where it has none): `merged` folds steps together."""
+    layout = trace.layout
+    return Ranges(
+        activation=_largest([first_input(trace, step)] + [first_example(f.activation, layout) for f in step.forward]),
+        delta=_largest([first_example(b.delta, layout) for b in step.backward]),
+        bias_change=_largest([u.bias - p.bias for p, u in zip(step.parameters, step.update) if p.bias is not None]),
+        weights=_largest([p.weights for p in step.parameters] + [p.weights for p in step.update]),
+        grad_weights=_largest([b.grad_weights for b in step.backward]),
+        weight_change=_largest([u.weights - p.weights for p, u in zip(step.parameters, step.update)]),
+    )
+
+
+def merged(parts) -> Ranges:
+    """The ranges over several steps' `step_ranges`; a quantity that is 0 throughout gets the range 1."""
+    names = [field.name for field in dataclasses.fields(Ranges)]
+    largest = {name: max((getattr(part, name) for part in parts), default=0.0) for name in names}
+    return Ranges(**{name: value if value > 0 else 1.0 for name, value in largest.items()})
 
 
 def ranges(trace: Trace) -> Ranges:
     """Colour ranges over every step of the trace (first example for unit values)."""
-    layout, steps = trace.layout, trace.steps
-    return Ranges(
-        activation=_largest([first_input(trace, s) for s in steps]
-                            + [first_example(f.activation, layout) for s in steps for f in s.forward]),
-        delta=_largest([first_example(b.delta, layout) for s in steps for b in s.backward]),
-        bias_change=_largest([u.bias - p.bias for s in steps for p, u in zip(s.parameters, s.update)
-                              if p.bias is not None]),
-        weights=_largest([p.weights for s in steps for p in s.parameters] + [p.weights for p in steps[-1].update]),
-        grad_weights=_largest([b.grad_weights for s in steps for b in s.backward]),
-        weight_change=_largest([u.weights - p.weights for s in steps for p, u in zip(s.parameters, s.update)]),
-    )
+    return merged([step_ranges(trace, step) for step in trace.steps])
 
 
 # Ranges by id(trace), each dropped when its trace is collected (a Trace holds arrays: it is not hashable).

@@ -82,6 +82,10 @@ def build(preset, draft, body, errors, general, notes, at, view: View) -> dict:
         "other_errors": general + [message for name, message in errors.items() if name not in known],
         "notes": notes,
         "viewer": viewer,
+        # The grid a matrix's "Edit" link on its card opens, by matrix name (the script makes later cards).
+        "edit_targets": {("T" if name == "label" else name): [grid.cells[0][0].id,
+                                                              "the labels" if name == "label" else name]
+                         for name, grid in grids.items() if grid.cells and grid.cells[0]},
         "pristine": pristine,
         "edited": not pristine,
         "last_valid": state.encode(state.LabState(body)),
@@ -102,16 +106,22 @@ def build(preset, draft, body, errors, general, notes, at, view: View) -> dict:
             "units": lab.LAB_MAX_UNITS,
             "examples": lab.LAB_MAX_EXAMPLES,
             "steps": lab.LAB_MAX_STEPS,
-            "numbers": lab.LAB_MAX_NUMBERS,
         },
     }
 
 
-def viewer_of(body: dict, preset: presetsmod.Preset | None, at: str | None) -> tuple[bool, lab_view.Viewer]:
-    """(pristine, viewer) of a valid body: pristine when it is its preset's network, which then shows the errata."""
+def errata_of(body: dict, preset: presetsmod.Preset | None) -> tuple[bool, str]:
+    """(pristine, the layout its slips are written in): pristine when it is its preset's network, which then
+    shows the source's slips."""
     pristine = preset is not None and lab_draft.same_network(body, preset.request)
-    errata_layout = (preset.request if preset else body).get("layout", "rows")
-    return pristine, lab_view.viewer_for(body, preset.id if preset else "", pristine, errata_layout, at)
+    return pristine, (preset.request if preset else body).get("layout", "rows")
+
+
+def viewer_of(body: dict, preset: presetsmod.Preset | None, at: str | None,
+              everything: bool = False) -> tuple[bool, lab_view.Viewer]:
+    """(pristine, viewer) of a valid body (`everything`: with the frames of every SGD step)."""
+    pristine, errata_layout = errata_of(body, preset)
+    return pristine, lab_view.viewer_for(body, preset.id if preset else "", pristine, errata_layout, at, everything)
 
 
 def links(lab_state: state.LabState, substep: str, view: View) -> dict:

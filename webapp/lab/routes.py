@@ -19,12 +19,15 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 
 from engine import presets as presetsmod
-from webapp.api.problems import Problem
+from webapp.api.bodies import read_json_body
+from webapp.api.limits import current_limits
+from webapp.api.problems import BadRequest, Problem, problem_response
 
 from . import context as lab_context
 from . import draft as lab_draft
 from . import edits as lab_edits
-from . import render, state
+from . import frames, render, state
+from . import view as lab_view
 from . import run as lab
 
 bp = Blueprint("lab", __name__)
@@ -76,6 +79,31 @@ def lab_edit(preset_id: str | None) -> Response | str:
     if valid:
         return redirect(context["url"], 303)
     return Response(render_template("embed.html" if view.embed else "lab.html", **context), status=422)
+
+
+@bp.post("/lab/frames", endpoint="frames")
+def frames_of_state() -> Response:
+    """The frames of SGD steps from..to-1 of a state: `{"state": token, "from": k, "to": m}` (JSON)."""
+    try:
+        body = read_json_body(request, current_limits().max_body_bytes)
+        if not isinstance(body, dict) or not isinstance(body.get("state"), str):
+            raise BadRequest("send {\"state\": <the lab's state token>, \"from\": k, \"to\": m}")
+        first, stop = body.get("from"), body.get("to")
+        if type(first) is not int or type(stop) is not int:
+            raise BadRequest("from and to are whole numbers: the SGD steps from..to-1")
+        decoded = state.decode(body["state"])
+        spec, _ = lab.run(decoded.state.request)
+        if not 0 <= first < stop <= spec.steps or stop - first > frames.MAX_WINDOW_STEPS:
+            raise BadRequest(f"from..to must be within 0..{spec.steps} and at most {frames.MAX_WINDOW_STEPS} steps")
+        preset = render.find_preset(decoded.state.preset) if decoded.state.preset else None
+        pristine, errata_layout = lab_context.errata_of(decoded.state.request, preset)
+        text = lab_view.frames_json(decoded.state.request, preset.id if preset else "", pristine, errata_layout,
+                                    first, stop)
+    except lab.Rejected as rejected:
+        return problem_response(BadRequest(str(rejected)))
+    except Problem as problem:
+        return problem_response(problem)
+    return Response(text, mimetype="application/json")
 
 
 def _view_of_form(form) -> lab_context.View:

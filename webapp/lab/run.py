@@ -1,17 +1,21 @@
-"""The lab: what it can draw, and tracing a network for it.
+"""The lab: what it can draw, and running a network for it.
 
-The lab builds every sub-step of a network on the server and sends them at
-once, so it keeps to its own bounds (layers, units, examples, SGD steps and
-numbers in the whole trace) on top of the server's limits. `run(body)`
-validates a request body exactly as the API does, checks both and traces it;
+The page draws one sub-step at a time from frames it asks for a few SGD steps
+at a time (webapp.lab.frames), so its own bounds (layers, units, examples, SGD
+steps) are about what a student can read, on top of the server's limits.
+`run(body)` validates a request body exactly as the API does, checks both and
+summarises the whole run once (the loss history, one colour range per matrix);
 what it refuses comes back as `Rejected`, with each message placed on the form
 field it is about (`field_of_path`).
 
-The lab's other modules: `lab_draft` (a network as typed text), `lab_form`
-(the form's fields), `lab_edits` (what an edit asks for), `lab_view` (what
-each sub-step shows) and `lab_check` (the gradient-check panel).
+The lab's other modules: `draft` (a network as typed text), `form` (the form's
+fields), `edits` (what an edit asks for), `frames` (what each sub-step shows),
+`view` (the page's first sub-step and data) and `check` (the gradient-check panel).
 """
 from __future__ import annotations
+
+import json
+from functools import lru_cache
 
 from engine import spec as specmod
 from engine import trace as tracemod
@@ -19,12 +23,13 @@ from webapp.api import schemas
 from webapp.api.limits import check_spec, current_limits
 from webapp.api.problems import InvalidRequest, TooLarge
 
-# What the lab draws: every sub-step is built on the server and sent at once, so it stays small.
-LAB_MAX_LAYERS = 6
-LAB_MAX_UNITS = 12
-LAB_MAX_EXAMPLES = 16
-LAB_MAX_STEPS = 20
-LAB_MAX_NUMBERS = 20_000  # numbers in the whole trace (numbers per step x steps)
+from . import frames
+
+# What the lab draws. A page holds one sub-step at a time, so these bound what a student can read, not the page.
+LAB_MAX_LAYERS = 8
+LAB_MAX_UNITS = 32
+LAB_MAX_EXAMPLES = 64
+LAB_MAX_STEPS = 200
 
 
 class Rejected(Exception):
@@ -38,7 +43,7 @@ class Rejected(Exception):
 def run(body: dict):
     """Validate a body as the API does, check the lab's and the server's bounds, and trace it.
 
-    Returns (spec, trace); raises Rejected with the messages placed on the form's fields.
+    Returns (spec, summary); raises Rejected with the messages placed on the form's fields.
     """
     try:
         request = schemas.parse_trace_request(body)
@@ -63,10 +68,15 @@ def run(body: dict):
     except TooLarge as error:
         raise Rejected({}, [error.detail]) from None
     try:
-        trace = tracemod.run(spec)
+        return spec, _summary(json.dumps(request.to_body(), sort_keys=True, separators=(",", ":")))
     except tracemod.Overflow as error:
         raise Rejected({}, [f"{error} Try a smaller learning rate or smaller weights."]) from None
-    return spec, trace
+
+
+@lru_cache(maxsize=32)
+def _summary(key: str) -> frames.Summary:
+    """The summary of a network (a validated body's canonical JSON), kept for the frames the page asks for next."""
+    return frames.summarise(specmod.from_request(json.loads(key)))
 
 
 def lab_bounds(spec) -> list[str]:
@@ -80,10 +90,6 @@ def lab_bounds(spec) -> list[str]:
         problems.append(f"the lab shows at most {LAB_MAX_EXAMPLES} examples")
     if spec.steps > LAB_MAX_STEPS:
         problems.append(f"the lab shows at most {LAB_MAX_STEPS} SGD steps")
-    numbers = spec.trace_values() * spec.steps
-    if not problems and numbers > LAB_MAX_NUMBERS:
-        problems.append(f"the trace would hold {numbers} numbers; the lab draws at most {LAB_MAX_NUMBERS} "
-                        "(fewer steps, units or examples)")
     return problems
 
 

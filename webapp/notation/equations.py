@@ -13,6 +13,9 @@ written, live in `webapp.notation.symbols`; `title` is importable from here too.
 """
 from __future__ import annotations
 
+import re
+from functools import lru_cache
+
 import numpy as np
 from latex2mathml.converter import convert
 from markupsafe import Markup
@@ -35,7 +38,7 @@ _TEX_DERIVATIVE_FORM = {"relu": r"𝟙[{s} > 0]", "leaky_relu": r"𝟙[{s} > 0] 
 
 def equation(spec: Spec, trace: Trace, substep: Substep) -> Markup:
     """The sub-step's equations as MathML, one <math display="block"> per line."""
-    step = trace.steps[substep.step]
+    step = trace.step(substep.step)
     if substep.kind == "forward":
         lines = _forward_lines(spec, trace, step, substep.layer)
     elif substep.kind == "loss":
@@ -54,9 +57,57 @@ _BRACKETS = ("border-left:1.5px solid;border-right:1.5px solid;padding:0 .3em;ma
              f"background:{_BRACKET_TICKS}")
 
 
+_MATRIX = re.compile(r"\\begin\{matrix\} (.*?) \\end\{matrix\}")
+_PLACEHOLDER = "<mtext>@{}@</mtext>"
+
+
 def _mathml(latex: str) -> str:
-    """One display-mode <math> element; every table in our LaTeX is a matrix and gets brackets."""
-    return convert(latex, display="block").replace("<mtable>", f'<mtable class="matrix" style="{_BRACKETS}">')
+    """One display-mode <math> element; every table in our LaTeX is a matrix and gets brackets.
+
+    latex2mathml reads a matrix of numbers slowly (about 5 ms for a line of three 3 x 4 matrices), so each
+    matrix is converted cell by cell (each number once per process) and put back where the line had it:
+    the same MathML as converting the whole line.
+    """
+    tables = []
+
+    def hold(found: re.Match) -> str:
+        tables.append(found.group(1))
+        return rf"\text{{@{len(tables) - 1}@}}"
+
+    text = _skeleton(_MATRIX.sub(hold, latex))
+    for index, body in enumerate(tables):
+        rows = "".join("<mtr>" + "".join(f"<mtd>{_cell(cell.strip())}</mtd>" for cell in row.split(" & ")) + "</mtr>"
+                       for row in body.split(r" \\ "))
+        text = text.replace(_PLACEHOLDER.format(index), f'<mtable class="matrix" style="{_BRACKETS}">{rows}</mtable>', 1)
+    return text
+
+
+@lru_cache(maxsize=4096)
+def _skeleton(latex: str) -> str:
+    """A line with its matrices held out: the same few lines come back at every SGD step."""
+    return convert(latex, display="block")
+
+
+_NUMBER = re.compile(r"(-?)(\d+(?:\.\d+)?)(?: \\times 10\^\{(-?)(\d+)\})?")
+
+
+def _cell(latex: str) -> str:
+    """The MathML of one matrix entry (a `symbols.number`), exactly as latex2mathml writes it in a table cell."""
+    found = _NUMBER.fullmatch(latex)
+    if found is None:
+        return _converted_cell(latex)
+    sign, digits, exponent_sign, exponent = found.groups()
+    minus = "<mo>&#x02212;</mo>"
+    text = (minus if sign else "") + f"<mn>{digits}</mn>"
+    if exponent is not None:
+        text += f"<mo>&#x000D7;</mo><msup><mn>10</mn><mrow>{minus if exponent_sign else ''}<mn>{exponent}</mn></mrow></msup>"
+    return text
+
+
+@lru_cache(maxsize=4096)
+def _converted_cell(latex: str) -> str:
+    inner = convert(latex).split(">", 1)[1].rsplit("</math>", 1)[0]
+    return inner[len("<mrow>"):-len("</mrow>")] if inner.startswith("<mrow>") and inner.endswith("</mrow>") else inner
 
 
 def _batch(spec: Spec, trace: Trace, step) -> tuple[np.ndarray, np.ndarray]:
@@ -214,7 +265,7 @@ def _backward_lines(spec: Spec, trace: Trace, step, layer: int) -> list[str]:
 
 def _state_before(spec: Spec, trace: Trace, index: int, field: str, name: str, like: np.ndarray) -> np.ndarray:
     """The optimizer's velocity or moment of a parameter before step `index` (zeros when it starts fresh)."""
-    state = trace.steps[index - 1].optimizer_state if index > 0 else spec.optimizer.state
+    state = trace.step(index - 1).optimizer_state if index > 0 else spec.optimizer.state
     return like * 0.0 if state is None else getattr(state, field)[name]
 
 

@@ -43,6 +43,8 @@ EXPORT_FORMATS = {
     "json": "application/json",
     "py": "text/x-python; charset=utf-8",
 }
+# The HTML export carries every frame (it runs with no server): numbers in the whole trace.
+EXPORT_MAX_NUMBERS = 100_000
 # The iframe's size unless the consumer asks for less (oEmbed maxwidth / maxheight).
 EMBED_WIDTH, EMBED_HEIGHT = 800, 600
 OEMBED_CACHE_AGE = 7 * 24 * 3600  # a state's URL always shows the same thing
@@ -139,11 +141,16 @@ def standalone_html(lab_state: state.LabState) -> str:
     lab's player script, all inline; the player knows it is standalone and leaves the URL alone.
     """
     try:
-        lab.run(lab_state.request)
+        spec, _ = lab.run(lab_state.request)
     except lab.Rejected as rejected:
         raise TooLarge(f"the lab cannot draw this network, so it has no HTML export: {rejected}") from None
+    numbers = spec.trace_values() * spec.steps
+    if numbers > EXPORT_MAX_NUMBERS:
+        raise TooLarge(f"the HTML export holds every sub-step of every SGD step: at most {EXPORT_MAX_NUMBERS} "
+                       f"numbers, this network's {spec.steps} steps hold {numbers} (export fewer steps)",
+                       limit="export_max_numbers", value=numbers, maximum=EXPORT_MAX_NUMBERS)
     preset = presetsmod.get(lab_state.preset) if lab_state.preset else None
-    _, viewer = lab_context.viewer_of(lab_state.request, preset, lab_state.substep)
+    _, viewer = lab_context.viewer_of(lab_state.request, preset, lab_state.substep, everything=True)
     return render_template(
         "export.html",
         viewer=viewer,
