@@ -395,7 +395,6 @@
     this.root.dataset.position = String(this.index);
     this.writeUrl(true);
     this.ask(this.substeps[this.index].step);
-    whenPlotly(function () { if (current === self) self.drawAll(); });
   }
 
   /* Frames that arrived (the page's own, or an answer of POST /lab/frames) for SGD steps first..stop-1. */
@@ -723,7 +722,8 @@
     var root = document.getElementById("lab");
     if (!root) return;
     if (current) current.destroy();
-    current = new Lab(root);
+    var lab = current = new Lab(root);
+    whenPlotly(function () { if (current === lab) lab.drawAll(); });
   }
 
   function editable(target) {

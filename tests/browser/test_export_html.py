@@ -16,7 +16,7 @@ from .test_lab import STATE, check_state, expected_substeps, shoot
 # The lab's reader, with the sub-step key taken from the section shown (the export has no form).
 STANDALONE_STATE = STATE.replace(
     "at: document.getElementById('at-field').value",
-    "at: section.id.replace(/^sub-/, '')",
+    "at: section.dataset.key",
 )
 DRAWN = "#lab[data-position] #panels > .panel:not([hidden]) .main-svg"
 
