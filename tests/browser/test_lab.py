@@ -468,3 +468,48 @@ def test_what_a_sub_step_does_not_show_is_invisible_to_everyone(watched):
     tab_stops = page.evaluate("""() => Array.from(document.querySelectorAll('#panels > .panel:not([hidden]) a'))
       .map(link => link.tabIndex)""")
     assert tab_stops and set(tab_stops) == {0}
+
+
+def test_a_long_run_keeps_one_page_and_steps_with_the_apis_numbers(watched, api):
+    """20 SGD steps: as many figures as one step has, frames asked for on the way, the API's numbers throughout."""
+    page = watched.page
+    count = """() => ({figures: document.querySelectorAll('figure, .js-plotly-plot, .substep, table').length,
+                      elements: document.getElementsByTagName('*').length})"""
+    body = presets.get("xor").body()
+    one = dict(body, steps=1)
+    long = dict(body, steps=20)
+    open_lab(watched, "/lab?state=" + state.encode(state.LabState(one, preset="xor")))
+    small = page.evaluate(count)
+    for _ in range(5):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => document.querySelector('#panels > .panel:not([hidden]) .main-svg')"
+                           " && document.getElementById('lab').dataset.position === '5'")
+    page.wait_for_timeout(300)
+    small_at_end = page.evaluate(count)
+    first = open_lab(watched, "/lab?state=" + state.encode(state.LabState(long, preset="xor")))
+    assert page.evaluate(count)["figures"] == small["figures"]
+    trace = api("/trace", long)
+    total = len(expected_substeps(len(long["layers"]), 20))
+    shown = {0: first}
+    for index in range(1, total):
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function(f"() => document.getElementById('lab').dataset.position === '{index}'")
+        if index % 7 == 0 or index == total - 1:
+            shown[index] = page.evaluate(STATE)
+            check_state(shown[index], long, trace)
+    page.wait_for_timeout(300)
+    # At the last update, the page holds about what the one-step page held at its update (the loss table
+    # reads 11 steps, not 2): it did not grow with the steps.
+    assert page.evaluate(count)["elements"] < 1.1 * small_at_end["elements"]
+    for index in range(total - 2, 0, -1):
+        page.keyboard.press("ArrowLeft")
+        if index in shown:
+            page.wait_for_function(f"() => document.getElementById('lab').dataset.position === '{index}'")
+            assert page.evaluate(STATE) == shown[index]  # going back shows exactly what was shown
+    page.keyboard.press("End")
+    page.wait_for_function(f"() => document.getElementById('lab').dataset.position === '{total - 1}'")
+    assert page.evaluate(STATE) == shown[total - 1]
+    page.keyboard.press("Home")
+    page.wait_for_function("() => document.getElementById('lab').dataset.position === '0'")
+    assert page.evaluate(STATE) == first
+    assert watched.errors == []
