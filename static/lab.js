@@ -72,6 +72,25 @@
     return new Response(stream).arrayBuffer().then(function (buffer) { return base64url(new Uint8Array(buffer)); });
   }
 
+  /* A page's URL with a state: in its query while the URL stays shorter than servers accept (gunicorn takes
+   * request lines of 8,190 bytes), else in its fragment, which the page posts to the server itself. */
+  var MAX_URL = 7900;
+
+  function withState(url, token) {
+    url = new URL(url.href);
+    url.hash = "";
+    url.searchParams.set("state", token);
+    if (url.pathname.length + url.search.length <= MAX_URL) return url;
+    url.searchParams.delete("state");
+    url.hash = "state=" + token;
+    return url;
+  }
+
+  function tokenOf(url) {
+    if (url.hash.indexOf("#state=") === 0) return url.hash.slice("#state=".length);
+    return url.searchParams.get("state");
+  }
+
   function escapeAttribute(text) {
     return text.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
   }
@@ -103,21 +122,37 @@
     dialog.addEventListener("click", function (event) {
       var button = event.target.closest("[data-copy]");
       if (button) self.copy(dialog.querySelector("#" + button.dataset.copy));
+      var link = event.target.closest("[data-export]");
+      if (link && link.dataset.post) {
+        event.preventDefault();
+        var form = document.createElement("form");
+        form.method = "post";
+        form.action = dialog.dataset.exportPath;
+        form.hidden = true;
+        [["state", self.lab.token], ["format", link.dataset.export]].forEach(function (pair) {
+          var input = document.createElement("input");
+          input.type = "hidden";
+          input.name = pair[0];
+          input.value = pair[1];
+          form.appendChild(input);
+        });
+        document.body.appendChild(form);
+        form.submit();
+        form.remove();
+      }
     });
   }
 
   Share.prototype.render = function () {
     var token = this.lab.token;
     var origin = window.location.origin;
-    var lab = new URL(this.dialog.dataset.labPath, origin);
-    lab.searchParams.set("state", token);
-    this.permalink.value = lab.href;
+    this.permalink.value = withState(new URL(this.dialog.dataset.labPath, origin), token).href;
     var embed = new URL(this.dialog.dataset.embedPath, origin);
-    embed.searchParams.set("state", token);
     var panels = this.panelBoxes.filter(function (box) { return box.checked; })
       .map(function (box) { return box.dataset.embedPanel; });
     if (panels.length !== this.panelBoxes.length) embed.searchParams.set("panels", panels.join(","));
     if (this.readonly.checked) embed.searchParams.set("readonly", "1");
+    embed = withState(embed, token);
     this.snippet.value = this.snippet.value.replace(/src="[^"]*"/, 'src="' + escapeAttribute(embed.href) + '"');
     var exportPath = this.dialog.dataset.exportPath;
     this.exports.forEach(function (link) {
@@ -125,6 +160,8 @@
       url.searchParams.set("state", token);
       url.searchParams.set("format", link.dataset.export);
       link.href = url.pathname + url.search;
+      // Too long for a link: the export is asked for with a posted form instead (see the click handler).
+      link.dataset.post = url.pathname.length + url.search.length > MAX_URL ? "1" : "";
     });
   };
 
@@ -362,7 +399,7 @@
     this.framesUrl = root.dataset.framesUrl;
     var stateElement = root.querySelector("#lab-state");
     this.stateData = stateElement ? JSON.parse(stateElement.textContent) : null;
-    this.token = root.dataset.url ? new URL(root.dataset.url, window.location.href).searchParams.get("state") : null;
+    this.token = root.dataset.url ? tokenOf(new URL(root.dataset.url, window.location.href)) : null;
     this.urlTicket = 0;
     this.allPanels = (root.dataset.allPanels || "").split(",");
     this.panelsField = root.querySelector("#panels-field");
@@ -655,8 +692,8 @@
   Lab.prototype.useToken = function (token) {
     this.token = token;
     var url = new URL(this.root.dataset.url, window.location.href);
-    url.searchParams.set("state", token);
     url.searchParams.delete("step"); // the state now names the sub-step
+    url = withState(url, token);
     window.history.replaceState(window.history.state, "", url.pathname + url.search + url.hash);
     this.root.dataset.token = token;
     if (this.share) this.share.render();
@@ -718,7 +755,46 @@
     }, 200);
   });
 
+  /* /lab#state=... and /embed#state=...: post the state, show the lab that comes back. */
+  function openShell(shell) {
+    var url = new URL(window.location.href);
+    var token = tokenOf(url);
+    if (!token) {
+      if (shell.dataset.view === "embed") {
+        shell.querySelector(".shell-status").textContent = "This embedded example cannot be shown: its link holds no network.";
+      } else {
+        window.location.replace(shell.dataset.galleryUrl);
+      }
+      return;
+    }
+    var form = new URLSearchParams({ state: token, view: shell.dataset.view });
+    ["panels", "step", "readonly"].forEach(function (name) {
+      if (url.searchParams.has(name)) form.set(name, url.searchParams.get(name));
+    });
+    window.fetch(shell.dataset.renderUrl, { method: "POST", body: form }).then(function (response) {
+      return response.text().then(function (html) { return { ok: response.ok, html: html }; });
+    }).then(function (answer) {
+      if (!answer.ok) {
+        document.open();
+        document.write(answer.html); // the friendly error page, whole
+        document.close();
+        return;
+      }
+      shell.outerHTML = answer.html;
+      var root = document.getElementById("lab");
+      if (window.htmx) window.htmx.process(root);
+      start();
+    }, function () {
+      shell.querySelector(".shell-status").textContent = "The lab could not be opened: reload the page to try again.";
+    });
+  }
+
   function start() {
+    var shell = document.getElementById("lab-shell");
+    if (shell) {
+      openShell(shell);
+      return;
+    }
     var root = document.getElementById("lab");
     if (!root) return;
     if (current) current.destroy();

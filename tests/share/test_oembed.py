@@ -191,7 +191,7 @@ def test_step_picks_the_embeds_first_sub_step(client):
         ({"state": token_of("xor"), "step": "s99-loss"}, 422, "steps"),
         ({"state": token_of("xor"), "step": "sideways"}, 422, "not a sub-step"),
         ({"state": token_of("xor")[:-4]}, 400, "cut short"),
-        ({}, 400, "empty"),
+        ({"state": ""}, 400, "empty"),
     ],
 )
 def test_a_broken_embed_gets_a_friendly_page_not_a_500(client, query, status, words):

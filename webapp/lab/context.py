@@ -127,20 +127,30 @@ def viewer_of(body: dict, preset: presetsmod.Preset | None, at: str | None,
 def links(lab_state: state.LabState, substep: str, view: View) -> dict:
     """The URLs of a state at a sub-step: this page's, the permalink, the embed, oEmbed and the exports."""
     token = state.encode(replace(lab_state, substep=substep))
-    embed_query = {"state": token}
+    embed_query = {}
     if view.embed:
         embed_query["panels"] = ",".join(view.panels)
         embed_query["readonly"] = "1" if view.readonly else None
-    lab_url = url_for("lab.show", state=token)
+    lab_url = with_state("lab.show", token)
     # Links in the page are paths (nothing in a page names another origin); the oEmbed query is
     # written out in full so that its absolute `url` reads as one opaque value.
-    oembed_query = urlencode({"url": url_for("lab.show", state=token, _external=True), "format": "json"})
+    oembed_query = urlencode({"url": with_state("lab.show", token, _external=True), "format": "json"})
     return {
         "token": token,
-        "url": url_for("share.embed", **embed_query) if view.embed else lab_url,
+        "url": with_state("share.embed", token, **embed_query) if view.embed else lab_url,
         "lab_url": lab_url,
-        "permalink": url_for("lab.show", state=token, _external=True),
-        "embed_url": url_for("share.embed", state=token, _external=True),
+        "permalink": with_state("lab.show", token, _external=True),
+        "embed_url": with_state("share.embed", token, _external=True),
         "oembed_url": f"{url_for('share.oembed')}?{oembed_query}",
         "export_urls": {fmt: url_for("share.export_state", state=token, format=fmt) for fmt in ("html", "json", "py")},
     }
+
+
+def with_state(endpoint: str, token: str, **query) -> str:
+    """The URL of a page with a state: in its query (?state=) while that fits in the request line servers accept
+    (gunicorn: 8,190 bytes), else in its fragment (#state=), which the page posts to the server itself."""
+    query.pop("state", None)
+    url = url_for(endpoint, state=token, **query)
+    if len(url) <= state.MAX_URL:
+        return url
+    return url_for(endpoint, **query) + "#state=" + token

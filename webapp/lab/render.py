@@ -26,8 +26,11 @@ def find_preset(preset_id: str | None) -> presetsmod.Preset | None:
         abort(404, f"There is no worked example {preset_id!r}.")
 
 
-def render_lab(lab_state: state.LabState, view: lab_context.View) -> Response | str:
-    """The lab (or its embed) of a state; the friendly error page if the lab cannot draw it."""
+def render_lab(lab_state: state.LabState, view: lab_context.View, partial: bool = False) -> Response | str:
+    """The lab (or its embed) of a state; the friendly error page if the lab cannot draw it.
+
+    `partial`: the lab alone (`_lab.html`), for a page that asked for it with a state kept in its URL's
+    fragment (webapp.lab.routes.render_state)."""
     try:
         lab.run(lab_state.request)
     except lab.Rejected as rejected:
@@ -35,6 +38,8 @@ def render_lab(lab_state: state.LabState, view: lab_context.View) -> Response | 
     preset = find_preset(lab_state.preset)
     draft = lab_draft.draft_from_body(lab_state.request, seed=DEFAULT_SEED)
     context = lab_context.build(preset, draft, lab_state.request, {}, [], [], lab_state.substep, view)
+    if partial:
+        return render_template("partials/_lab.html", **context)
     return render_template("embed.html" if view.embed else "lab.html", **context)
 
 

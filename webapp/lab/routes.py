@@ -16,7 +16,9 @@ what the templates get is built in webapp.lab.context.
 """
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from dataclasses import replace
+
+from flask import Blueprint, Response, abort, redirect, render_template, request
 
 from engine import presets as presetsmod
 from webapp.api.bodies import read_json_body
@@ -37,7 +39,9 @@ bp = Blueprint("lab", __name__)
 def open_state() -> Response | str:
     token = request.args.get("state", "")
     if not token:
-        return redirect(url_for("gallery.index"), 303)
+        # A state too long for a URL that servers accept travels in the fragment (#state=...), which
+        # reaches no server: this page asks for the lab with it (or goes to the gallery without one).
+        return render_template("lab_shell.html", embed=False)
     try:
         decoded = state.decode(token)
     except Problem as problem:
@@ -79,6 +83,28 @@ def lab_edit(preset_id: str | None) -> Response | str:
     if valid:
         return redirect(context["url"], 303)
     return Response(render_template("embed.html" if view.embed else "lab.html", **context), status=422)
+
+
+@bp.post("/lab/render", endpoint="render_state")
+def render_state() -> Response | str:
+    """The lab (the `_lab.html` partial) of a state posted as a form: `state`, and for an embed `view=embed`,
+    `panels`, `step`, `readonly`; what /lab#state= and /embed#state= pages ask for."""
+    embed = request.form.get("view") == "embed"
+    try:
+        decoded = state.decode(request.form.get("state", ""))
+        panels = decoded.state.panels or state.PANELS
+        if request.form.get("panels"):
+            panels = lab_context.parse_panels(request.form["panels"])
+        substep = request.form.get("step") or decoded.state.substep
+        state.check_substep(substep, decoded.spec)
+    except Problem as problem:
+        return render.error_page(problem.status, "This link does not hold a network the lab can show", problem.detail,
+                                 embed)
+    except ValueError as error:
+        return render.error_page(400, "This link does not hold a network the lab can show", str(error), embed)
+    readonly = embed and request.form.get("readonly", "") in ("1", "true", "yes")
+    view = lab_context.View(panels=panels, embed=embed, readonly=readonly)
+    return render.render_lab(replace(decoded.state, substep=substep), view, partial=True)
 
 
 @bp.post("/lab/frames", endpoint="frames")

@@ -32,6 +32,8 @@ from webapp.api.pipeline import spec_from_body
 from webapp.api.problems import BadRequest, InvalidRequest, TooLarge
 
 PANELS = ("heatmaps", "diagram", "equation", "loss", "controls")
+# The longest URL a page links to with its state in the query; a longer state goes in the fragment.
+MAX_URL = 7_900
 LAB_FIELDS = ("substep", "panels", "preset")
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
 

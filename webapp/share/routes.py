@@ -55,6 +55,8 @@ EMBED_ARGUMENTS = ("state", "panels", "step", "readonly")
 
 @bp.get("/embed")
 def embed() -> Response | str:
+    if "state" not in request.args:
+        return render_template("lab_shell.html", embed=True)  # the state is in the URL's fragment
     try:
         decoded = state.decode(request.args.get("state", ""))
         panels = decoded.state.panels or state.PANELS
@@ -73,9 +75,10 @@ def embed() -> Response | str:
     return lab_render.render_lab(replace(decoded.state, substep=substep), view)
 
 
-@bp.get("/export")
+@bp.route("/export", methods=["GET", "POST"])
 def export_state() -> Response:
-    fmt = request.args.get("format", "json")
+    """An export of a state: ?state=&format=, or the same as a posted form (a state too long for a URL)."""
+    fmt = request.values.get("format", "json")
     if fmt not in EXPORT_FORMATS:
         raise BadRequest(f"format must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
     decoded = state.decode(_state_argument())
@@ -110,7 +113,7 @@ def oembed() -> Response:
     width = _dimension("maxwidth", EMBED_WIDTH)
     height = _dimension("maxheight", EMBED_HEIGHT)
     title = _title(decoded.state)
-    html = iframe_html(url_for("share.embed", _external=True, **query), title, width, height)
+    html = iframe_html(lab_context.with_state("share.embed", query.pop("state"), _external=True, **query), title, width, height)
     return Response(
         to_json(
             {
@@ -171,7 +174,7 @@ def _inline(filename: str, closing: str) -> Markup:
 
 
 def _state_argument() -> str:
-    token = request.args.get("state", "")
+    token = request.values.get("state", "")
     if not token:
         raise BadRequest("give the lab's state: ?state=... as in the lab's address")
     return token
@@ -194,6 +197,8 @@ def _embeddable(url: str) -> dict[str, str]:
     if endpoint not in EMBEDDABLE:
         raise NotFound(f"{parts.path!r} is not a lab or embed page")
     query = {key: values[-1] for key, values in parse_qs(parts.query).items() if key in EMBED_ARGUMENTS}
+    if parts.fragment.startswith("state="):
+        query["state"] = parts.fragment[len("state="):]  # a long state travels in the fragment
     if not query.get("state") and endpoint == "lab.preset":
         try:
             preset = presetsmod.get(arguments["preset_id"])
