@@ -513,3 +513,29 @@ def test_a_long_run_keeps_one_page_and_steps_with_the_apis_numbers(watched, api)
     page.wait_for_function("() => document.getElementById('lab').dataset.position === '0'")
     assert page.evaluate(STATE) == first
     assert watched.errors == []
+
+
+def test_a_state_too_long_for_a_url_lives_in_the_fragment(watched, api):
+    """A 32-unit network's state is over 8 KB: /lab#state= opens it, the address keeps it, a reload shows it again."""
+    from tests.lab.test_long_states import wide_body
+
+    body = wide_body()
+    token = state.encode(state.LabState(body, "s0-loss"))
+    page = watched.page
+    shown = open_lab(watched, f"/lab#state={token}")
+    check_state(shown, body, api("/trace", body))
+    page.keyboard.press("ArrowRight")  # F1 F2 F3 L B3 ...: from the loss to backward 3
+    page.wait_for_function("() => document.getElementById('lab').dataset.position === '4'")
+    deadline = time.monotonic() + 5
+    while True:
+        address = page.evaluate("() => ({hash: location.hash, search: location.search})")
+        assert address["hash"].startswith("#state=") and "state" not in address["search"]
+        moved = state.decode(address["hash"][len("#state="):], Limits()).state
+        if moved.substep == "s0-backward-3" or time.monotonic() > deadline:
+            break
+        page.wait_for_timeout(50)
+    assert moved.substep == "s0-backward-3" and moved.request == body
+    page.reload()
+    page.wait_for_selector("#lab[data-position] #panels > .panel:not([hidden]) .main-svg")
+    assert page.evaluate(STATE)["at"] == "s0-backward-3"
+    assert watched.errors == []
