@@ -36,7 +36,10 @@ from .planes import (
 )
 
 SIDE = 360  # pixels of the plane's square (the line's width for 1-D data)
-MARGIN = dict(l=52, r=78, t=58, b=46, autoexpand=False)  # the same in both stacked figures, so they align
+# The same in both stacked figures, so they align. The colour bar lies in the top margin, by the legend: the right
+# margin holds the last x tick's label, and 52 + 360 + 16 pixels fit the page's column at 1366 pixels and up.
+MARGIN = dict(l=52, r=16, t=64, b=46, autoexpand=False)
+COLOURBAR = dict(length=130, thickness=8)  # pixels, as the lab's bars are sized (webapp/figures/heatmaps.py)
 NEGATIVE, MIDDLE, POSITIVE = "#f59322", "#eef0f2", "#0877bd"  # the Playground's orange and blue
 DIVERGING = [[0.0, NEGATIVE], [0.5, MIDDLE], [1.0, POSITIVE]]
 CLASS_COLOURS = (NEGATIVE, POSITIVE, "#2e7d4f", "#b03a2e", "#7b4fb2", "#8a5a00", "#1f9bb4", "#c2185b", "#5f6b7a", "#333333")
@@ -119,8 +122,7 @@ def boundary_figure(built: experiment.Experiment, plane: Plane | None) -> go.Fig
         traces.append(go.Scatter(
             x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
             marker=dict(color=[low], cmin=low, cmax=high, colorscale=DIVERGING, showscale=True,
-                        colorbar=dict(thickness=10, len=0.85, x=1.04, xanchor="left",
-                                      title=dict(text=_output_label(built), side="right"))),
+                        colorbar=_colourbar(built)),
         ))
     traces.append(go.Scatter(
         x=[], y=[], mode="markers", meta="batch", name="batch of the picked step", showlegend=False, hoverinfo="skip",
@@ -130,6 +132,24 @@ def boundary_figure(built: experiment.Experiment, plane: Plane | None) -> go.Fig
     layout["legend"] = dict(orientation="h", x=0, y=1.02, yanchor="bottom", font=dict(size=11))
     layout["hovermode"] = "closest"
     return go.Figure(traces, layout)
+
+
+def _colourbar(built: experiment.Experiment) -> dict:
+    """The field's colour bar, over the plot's right end in the top margin: beside the plot it needed a margin the
+    page's column cuts off. A head's fixed range is marked at its ends and middle, as the lab's bars; targets get
+    Plotly's round numbers."""
+    low, high = output_range(built)
+    if built.train.task == "classification":
+        ticks = [low, (low + high) / 2, high]
+        marks = dict(tickmode="array", tickvals=ticks, ticktext=[f"{value:.3g}" for value in ticks])
+    else:
+        marks = dict(tickmode="auto", nticks=4)
+    return dict(
+        orientation="h", lenmode="pixels", len=COLOURBAR["length"], thickness=COLOURBAR["thickness"],
+        xref="paper", x=1, xanchor="right", xpad=0, yref="paper", y=1, yanchor="bottom", ypad=6,
+        outlinewidth=0, ticks="outside", ticklen=3, tickfont=dict(size=10),
+        title=dict(text=_output_label(built), side="top", font=dict(size=11)), **marks,
+    )
 
 
 def _output_label(built: experiment.Experiment) -> str:
@@ -266,7 +286,11 @@ def curves_figure(built: experiment.Experiment, metrics: dict) -> go.Figure:
     # Losses fall by orders of magnitude (and may spike first): a log axis shows all of it.
     figure.update_yaxes(type="log", tickformat=".2~g", gridcolor="#eef0f2", row=1, col=1)
     if classify:
-        figure.update_yaxes(range=[0, 1.02], gridcolor="#eef0f2", row=1, col=2)
+        # Both axes start at 0 at the same corner, where Plotly would print their two zeros over each other:
+        # the step axis' "0" is the only label there, the accuracy axis' tick at 0 goes unlabelled.
+        accuracy_ticks = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+        figure.update_yaxes(range=[0, 1.02], gridcolor="#eef0f2", tickmode="array", tickvals=accuracy_ticks,
+                            ticktext=[""] + [f"{tick:g}" for tick in accuracy_ticks[1:]], row=1, col=2)
     figure.update_layout(**_layout(height=280, hovermode="x", margin=dict(l=48, r=10, t=28, b=40),
                                    plot_bgcolor="#ffffff", legend=dict(orientation="h", y=-0.28, x=0)))
     return figure
