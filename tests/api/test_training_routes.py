@@ -264,10 +264,10 @@ def test_open_refuses_a_step_before_its_checkpoint(client):
 
 
 def test_a_step_the_lab_cannot_draw_comes_with_a_note(client):
-    setup = dict(SETUP, batch_size=20)
-    status, opened = post(client, "/train/open", {"setup": setup, "checkpoint": None, "step": 1})
-    assert status == 200 and opened["lab_url"] is None and len(opened["batch"]) == 20
-    assert "the lab shows at most 16 examples" in opened["lab_note"]
+    setup = dict(SETUP, size=120, batch_size=70)  # 90 training examples: the first batch has 70
+    status, opened = post(client, "/train/open", {"setup": setup, "checkpoint": None, "step": 0})
+    assert status == 200 and opened["lab_url"] is None and len(opened["batch"]) == 70
+    assert "the lab shows at most 64 examples" in opened["lab_note"]
     status, traced = post(client, "/trace", opened["request"])  # the request itself is still good
     assert status == 200
     _, small = post(client, "/train/open", {"setup": SETUP, "checkpoint": None, "step": 2})
@@ -283,8 +283,11 @@ def test_the_lab_link_shows_the_opened_step(client):
     assert json.dumps(opened["request"]["layers"][0]["weights"][0][0]) in page.get_data(as_text=True)
 
 
-def test_a_lab_link_too_long_for_servers_is_not_offered(client):
+def test_a_lab_link_too_long_for_a_query_keeps_the_state_in_its_fragment(client):
     setup = dict(SETUP, hidden=[12, 12, 12, 12, 12], optimizer={"name": "adam", "learning_rate": 0.01})
     status, opened = post(client, "/train/open", {"setup": setup, "checkpoint": None, "step": 1})
-    assert status == 200 and opened["lab_url"] is None
-    assert "characters long, more than servers take" in opened["lab_note"]
+    assert status == 200 and opened["lab_note"] is None
+    assert opened["lab_url"].startswith("/lab#state=") and len(opened["lab_url"]) > 8190
+    token = opened["lab_url"].split("#state=", 1)[1]
+    page = client.post("/lab/render", data={"state": token})
+    assert page.status_code == 200 and 'id="lab"' in page.get_data(as_text=True)

@@ -24,6 +24,7 @@ from webapp.api.bodies import read_json_body
 from webapp.api.limits import Limits, check_spec, current_limits
 from webapp.api.pipeline import spec_from_body, to_json
 from webapp.api.problems import InvalidRequest, Problem, problem_response
+from webapp.lab import context as lab_context
 from webapp.lab import run as lab
 from webapp.lab import state as labstate
 
@@ -34,8 +35,6 @@ bp = Blueprint("training", __name__)
 bp.register_error_handler(Problem, problem_response)
 
 CHUNK = training.CHECKPOINT_EVERY  # the page never asks for more steps at once, so chunks end on checkpoints
-# A lab link carries the whole step; gunicorn takes request lines of at most 8190 bytes (GET, path, HTTP/1.1).
-MAX_URL = 8000
 
 
 # JSON endpoints ---------------------------------------------------------------------------------------------------
@@ -102,8 +101,6 @@ def open_step() -> Response:
     batch = training.batch_at(built.run.run, state.step)
     too_big = lab.lab_bounds(spec)
     url = None if too_big else lab_url(lab_request)
-    if url is not None and len(url) > MAX_URL:
-        too_big, url = [f"its link would be {len(url)} characters long, more than servers take ({MAX_URL})"], None
     return Response(
         to_json({
             "step": state.step,
@@ -117,8 +114,9 @@ def open_step() -> Response:
 
 
 def lab_url(lab_request: dict) -> str:
-    """The lab showing `lab_request` from its first sub-step (the state travels in the URL)."""
-    return url_for("lab.show", state=labstate.encode(labstate.LabState(request=lab_request)))
+    """The lab showing `lab_request` from its first sub-step (the state travels in the URL: in its fragment when
+    too long for its query)."""
+    return lab_context.with_state("lab.show", labstate.encode(labstate.LabState(request=lab_request)))
 
 
 def _lab_note(too_big: list[str]) -> str | None:
