@@ -577,6 +577,8 @@
       var card = self.cards[slug];
       if (wanted[slug] === false) {
         card.el.hidden = true;
+        card.table.textContent = ""; // a hidden card keeps its heatmap, not its table
+        card.frame = -1;
       } else {
         card.purge();
         card.el.remove();

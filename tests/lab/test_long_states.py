@@ -71,3 +71,32 @@ def test_exports_and_oembed_take_a_long_state(client):
     answer = client.get(f"/oembed?url={url}&format=json")
     assert answer.status_code == 200
     assert re.search(r'src="http://localhost/embed#state=', answer.get_json()["html"])
+
+
+def test_a_large_matrix_is_typed_as_text_a_row_per_line(client):
+    from tests.lab.test_pages import pushed_state
+
+    def post_edit(fields):
+        return client.post("/lab", data=fields, headers={"HX-Request": "true"})
+
+    body = wide_body(units=12, layers=1, examples=6)  # W1 is 12 x 12: 144 entries, typed as text
+    html = client.post("/lab/render", data={"state": state.encode(state.LabState(body))}).get_data(as_text=True)
+    page = Page(html)
+    assert "W1[1,1]" not in page.inputs and "X[1,1]" not in page.inputs  # no field per entry
+    text = re.search(r'<textarea name="W1-rows"[^>]*>(.*?)</textarea>', html, re.S).group(1)
+    rows = [line.split() for line in text.strip().split("\n")]
+    assert [[float(v) for v in row] for row in rows] == body["layers"][0]["weights"]
+    assert page.ids["cell-W1-1-1"]["name"] == "W1-rows"  # the card's "Edit W1" link and the jump list reach it
+    fields = {name: value for name, value in page.fields.items()}
+    for name in ("W1-rows", "X-rows", "T-rows"):
+        fields[name] = re.search(rf'<textarea name="{name}"[^>]*>(.*?)</textarea>', html, re.S).group(1)
+    rows[1][2] = "0.125"
+    response = post_edit(dict(fields, **{"W1-rows": "\n".join(" ".join(r) for r in rows)}))
+    assert response.status_code == 200
+    assert pushed_state(response).request["layers"][0]["weights"][1][2] == 0.125
+    rows[0][0] = "x"
+    bad = post_edit(dict(fields, **{"W1-rows": "\n".join(" ".join(r) for r in rows)}))
+    out = bad.get_data(as_text=True)
+    assert "HX-Push-Url" not in bad.headers
+    assert re.search(r'<textarea name="W1-rows"[^>]*aria-invalid="true"', out)
+    assert "W1[1,1]: “x” is not a number" in out

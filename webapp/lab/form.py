@@ -37,6 +37,9 @@ def draft_from_form(form) -> Draft:
 
     def grid(symbol: str, height: int, width: int) -> list[list[str]]:
         # (height, width) is the rows-orientation shape; cells are named as written in the rendered layout.
+        if f"{symbol}-rows" in form:  # a large matrix, typed as text: one row per line
+            written = rows_of_text(form[f"{symbol}-rows"], *((height, width) if rendered_rows else (width, height)))
+            return written if rendered_rows else transpose(written)
         if rendered_rows:
             return [[form.get(f"{symbol}[{i + 1},{j + 1}]", "") for j in range(width)] for i in range(height)]
         return [[form.get(f"{symbol}[{j + 1},{i + 1}]", "") for j in range(width)] for i in range(height)]
@@ -73,6 +76,14 @@ def draft_from_form(form) -> Draft:
     )
 
 
+def rows_of_text(text: str, height: int, width: int) -> list[list[str]]:
+    """A matrix typed as text (one row per line, entries between spaces or tabs) as a height x width grid of
+    entries: a missing entry is "" (it gets "enter a number"), extra ones are dropped."""
+    lines = [line.split() for line in text.replace("\r", "").split("\n")]
+    lines = [line for line in lines if line] + [[]] * height
+    return [(lines[i] + [""] * width)[:width] for i in range(height)]
+
+
 def _choice(value: str | None, allowed, default: str) -> str:
     return value if value in allowed else default
 
@@ -91,6 +102,11 @@ class Cell:
         return "cell-" + re.sub(r"[^A-Za-z0-9]+", "-", self.name).strip("-")
 
 
+# A matrix with more entries than this is typed as text (a row per line), not cell by cell: a 32 x 32 grid
+# of fields would be most of the page.
+MAX_CELLS = 64
+
+
 @dataclass(frozen=True)
 class Grid:
     symbol: str  # "W1", "b1", "X", "T", "label"
@@ -100,6 +116,21 @@ class Grid:
     @property
     def shape(self) -> tuple[int, int]:
         return len(self.cells), len(self.cells[0]) if self.cells else 0
+
+    @property
+    def as_text(self) -> bool:
+        rows, columns = self.shape
+        return rows * columns > MAX_CELLS and self.symbol != "label"
+
+    @property
+    def text(self) -> str:
+        """The matrix as it is typed as text: one row per line."""
+        return "\n".join(" ".join(cell.value for cell in row) for row in self.cells)
+
+    @property
+    def errors(self) -> list[str]:
+        """'W1[2,3]: enter a number', ... for every entry with a message."""
+        return [f"{cell.name}: {cell.error}" for row in self.cells for cell in row if cell.error]
 
 
 def grids(draft: Draft, errors: dict[str, str]) -> dict[str, Grid]:
