@@ -108,9 +108,32 @@ def test_the_settings_reach_gunicorn():
     from webapp.cli import _production_server
     from webapp.serving.settings import Settings
 
-    settings = Settings(host="::1", port=8123, workers=3, timeout=7, graceful_timeout=9)
+    settings = Settings(host="::1", port=8123, workers=3, timeout=7, graceful_timeout=9, max_connections=50)
     config = _production_server(create_app({"SETTINGS": settings}), settings).cfg
     assert config.bind == ["[::1]:8123"]
     assert (config.workers, config.timeout, config.graceful_timeout) == (3, 7, 9)
-    assert config.worker_class_str == "sync" and config.preload_app
+    assert config.worker_class_str == "webapp.serving.worker.Worker" and config.preload_app
+    assert config.worker_connections == 50
     assert config.limit_request_line == 8190
+
+
+def test_one_answer_per_connection(base):
+    """A kept-alive connection would tie its client to one worker, which may be computing (webapp.serving.worker)."""
+    with get(base + "/healthz") as response:
+        assert response.headers["Connection"] == "close"
+
+
+def test_the_rate_limit_over_http(start_server):
+    base = start_server(
+        lambda port: ["env", "BACKPROP_VIZ_RATE_LIMIT=2/minute", *serve("--workers", "1")(port)], probe="/healthz"
+    )
+    for _ in range(2):
+        with get(base + "/api/v1/presets"):
+            pass
+    with pytest.raises(urllib.error.HTTPError) as error:
+        get(base + "/api/v1/presets")
+    with error.value:
+        assert error.value.code == 429 and error.value.headers["Retry-After"]
+    for _ in range(5):  # the health check is never counted
+        with get(base + "/healthz") as response:
+            assert response.status == 200

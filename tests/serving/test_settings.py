@@ -15,6 +15,7 @@ def test_defaults_without_environment():
     assert settings == Settings()
     assert (settings.host, settings.port, settings.workers) == ("127.0.0.1", 5000, 0)
     assert (settings.timeout, settings.graceful_timeout) == (30, 30)
+    assert (settings.read_timeout, settings.max_connections) == (10, 1000)
     assert (settings.max_body_bytes, settings.max_work) == (4 * 1024 * 1024, 300_000_000)
     assert settings.rate_limit == ""
     assert settings.embed_frame_ancestors == ("*",)
@@ -29,6 +30,8 @@ def test_every_variable_is_read():
             "BACKPROP_VIZ_WORKERS": "3",
             "BACKPROP_VIZ_TIMEOUT": "10",
             "BACKPROP_VIZ_GRACEFUL_TIMEOUT": "20",
+            "BACKPROP_VIZ_READ_TIMEOUT": "5",
+            "BACKPROP_VIZ_MAX_CONNECTIONS": "200",
             "BACKPROP_VIZ_MAX_BODY_BYTES": "1_000_000",
             "BACKPROP_VIZ_MAX_WORK": " 5000000 ",
             "BACKPROP_VIZ_RATE_LIMIT": "60/minute; 1000/day",
@@ -43,6 +46,8 @@ def test_every_variable_is_read():
         workers=3,
         timeout=10,
         graceful_timeout=20,
+        read_timeout=5,
+        max_connections=200,
         max_body_bytes=1_000_000,
         max_work=5_000_000,
         rate_limit="60/minute; 1000/day",
@@ -66,6 +71,9 @@ def test_workers_zero_means_one_per_cpu():
         ("BACKPROP_VIZ_WORKERS", "2.5"),
         ("BACKPROP_VIZ_TIMEOUT", "0"),
         ("BACKPROP_VIZ_TIMEOUT", ""),
+        ("BACKPROP_VIZ_READ_TIMEOUT", "0"),
+        ("BACKPROP_VIZ_READ_TIMEOUT", "10s"),
+        ("BACKPROP_VIZ_MAX_CONNECTIONS", "0"),
         ("BACKPROP_VIZ_MAX_BODY_BYTES", "4MB"),
         ("BACKPROP_VIZ_MAX_WORK", "1e9"),
         ("BACKPROP_VIZ_RATE_LIMIT", "lots"),

@@ -3,8 +3,8 @@
 Every setting has a default that serves one machine safely; README's
 "Production" section lists them. `create_app` applies them (`init_app`): the
 body and work limits go into `app.config["LIMITS"]`, the rest is kept as
-`app.config["SETTINGS"]` for the security headers, the rate limiter and
-`backprop-viz serve --production` (gunicorn). A test passes its own
+`app.config["SETTINGS"]` for the security headers, the rate limiter,
+`backprop-viz serve --production` (gunicorn) and its worker (webapp.serving.worker). A test passes its own
 `Settings` as `create_app({"SETTINGS": Settings(...)})`.
 
 A value that does not parse stops the app at start-up with a message naming
@@ -45,6 +45,8 @@ class Settings:
     workers: int = 0  # 0: one per CPU (the work is NumPy on one core per request)
     timeout: int = 30
     graceful_timeout: int = 30
+    read_timeout: int = 10  # seconds a connection may send nothing (headers, body) before it is closed
+    max_connections: int = 1000  # open connections per worker
     max_body_bytes: int = _LIMIT_DEFAULTS.max_body_bytes
     max_work: int = _LIMIT_DEFAULTS.max_work
     rate_limit: str = ""
@@ -52,8 +54,8 @@ class Settings:
     proxies: int = 0
 
     def __post_init__(self) -> None:
-        for name, low in (("port", 1), ("workers", 0), ("timeout", 1), ("graceful_timeout", 1),
-                          ("max_body_bytes", 1), ("max_work", 1), ("proxies", 0)):
+        for name, low in (("port", 1), ("workers", 0), ("timeout", 1), ("graceful_timeout", 1), ("read_timeout", 1),
+                          ("max_connections", 1), ("max_body_bytes", 1), ("max_work", 1), ("proxies", 0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise SettingsError(f"{PREFIX}{name.upper()} must be a whole number >= {low}, got {value!r}")
