@@ -129,7 +129,8 @@
   /* Hiding and showing what a sub-step draws. A hidden element stays "warm" while a sub-step next to the
    * current one shows it: laid out but transparent and out of the flow (lab.css), so showing it again
    * costs no style or layout work; other hidden elements are display: none. A warm element is hidden
-   * from screen readers with aria-hidden (opacity does not hide it), and its links cannot take the focus. */
+   * from screen readers with aria-hidden (opacity does not hide it), and neither its links nor its scroll
+   * regions can take the focus (nothing in it scrolls: lab.css). */
   function hide(element, warmed) {
     keepWarm(element);
     element.hidden = true;
@@ -150,13 +151,36 @@
   }
 
   /* The links of a warm element leave the tab order (a CSS rule reaching into its subtree would make
-   * the browser walk that whole subtree each time the element is shown or hidden). */
+   * the browser walk that whole subtree each time the element is shown or hidden), and so do its scroll
+   * regions; shown again, a region is back in it if it scrolls (reachIfScrolls, after the next frame). */
   function unfocusable(element, yes) {
     if (!element.labLinks) element.labLinks = Array.prototype.slice.call(element.querySelectorAll("a[href]"));
     element.labLinks.forEach(function (link) {
       if (yes) link.tabIndex = -1;
       else link.removeAttribute("tabindex");
     });
+    if (!yes) return;
+    if (!element.labRegions) {
+      element.labRegions = Array.prototype.slice.call(element.querySelectorAll("[data-scroll]"));
+      if (element.hasAttribute("data-scroll")) element.labRegions.push(element);
+    }
+    element.labRegions.forEach(function (region) { region.removeAttribute("tabindex"); });
+  }
+
+  /* A wide equation, a heatmap card wider than the page: a region whose content overflows takes the focus, so
+   * the keyboard can reach it and scroll it (the arrows scroll it: see the keydown handler); one that fits
+   * is no tab stop. */
+  function scrolls(region) {
+    return region.scrollWidth > region.clientWidth || region.scrollHeight > region.clientHeight;
+  }
+
+  function reachIfScrolls(region) {
+    if (region.closest("[hidden]")) return; // out of reach already (display: none, or warm: unfocusable)
+    if (scrolls(region)) {
+      if (region.tabIndex !== 0) region.tabIndex = 0;
+    } else if (region.hasAttribute("tabindex")) {
+      region.removeAttribute("tabindex");
+    }
   }
 
   /* A set of figures drawn on demand into hidden elements of one container: show(key) shows one. */
@@ -249,6 +273,7 @@
     this.lossCurves = new Gallery(root.querySelector("#loss-plot"), function (step) { return self.data.lossCurves[step]; },
                                   this.warmed);
     this.scrubber = root.querySelector("#scrubber");
+    this.regions = Array.prototype.slice.call(root.querySelectorAll("[data-scroll]"));
     this.positionNumber = root.querySelector("#position-number");
     this.stepNumber = root.querySelector("#step-number");
     this.lossReadout = root.querySelector("#loss-readout");
@@ -386,6 +411,7 @@
           var now = self.substeps[self.index];
           self.networks.show(now.network);
           self.lossCurves.show(now.step);
+          self.reachRegions();
           self.drawAhead(true);
         }, 0);
       });
@@ -403,11 +429,12 @@
     var chip = this.chips[index];
     if (this.chips[this.chipShown]) this.chips[this.chipShown].removeAttribute("aria-current");
     this.chipShown = index;
-    if (chip) {
-      chip.setAttribute("aria-current", "step");
-      // Read the layout in the next frame, when it is computed anyway, not now.
-      window.requestAnimationFrame(function () { keepInView(chip); });
-    }
+    if (chip) chip.setAttribute("aria-current", "step");
+    // Read the layout in the next frame, when it is computed anyway, not now.
+    window.requestAnimationFrame(function () {
+      if (chip) keepInView(chip);
+      self.reachRegions();
+    });
     this.live.textContent = title;
     if (this.atField) this.atField.value = substep.key;
     this.root.dataset.position = String(index);
@@ -433,6 +460,11 @@
     });
   };
 
+  /* Which of the regions shown scroll (the equation, the cards): those take the focus. */
+  Lab.prototype.reachRegions = function () {
+    if (current === this && this.index >= 0) this.regions.forEach(reachIfScrolls);
+  };
+
   /* The panels open now, as a state keeps them: null when all are. */
   Lab.prototype.openPanels = function () {
     if (!this.toggles.length) return this.stateData.panels || null;
@@ -451,6 +483,7 @@
     if (this.panelsField) this.panelsField.value = (this.openPanels() || this.allPanels).join(",");
     this.networks.resize();
     this.lossCurves.resize();
+    this.reachRegions();
     this.writeUrl(false);
   };
 
@@ -585,6 +618,7 @@
       if (!current) return;
       current.networks.resize();
       current.lossCurves.resize();
+      current.reachRegions();
       current.drawAhead(true);
     }, 200);
   });
@@ -611,6 +645,9 @@
       if (event.key !== " ") return; // the range input moves itself on arrows, Home and End
     } else if (editable(target)) {
       return;
+    } else if ((event.key === "ArrowLeft" || event.key === "ArrowRight") && target && target.hasAttribute("data-scroll")
+               && target.scrollWidth > target.clientWidth) {
+      return; // the arrows scroll the focused region that is wider than its box
     }
     var isButton = target && (target.tagName === "BUTTON" || target.tagName === "A" || target.tagName === "SUMMARY");
     switch (event.key) {

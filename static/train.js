@@ -93,6 +93,7 @@
     this.setStatus("");
     this.showPick(null);
     this.show();
+    reachRegions(this.root);
   };
 
   Trainer.prototype.setPlaying = function (playing) {
@@ -402,6 +403,24 @@
   function percent(value) {
     return value === null || value === undefined ? "–" : (100 * value).toFixed(1) + "%";
   }
+
+  /* A figure wider than its column scrolls inside its card: the card then takes the focus, so the keyboard can
+   * reach it and scroll it with the arrows; a card that fits is no tab stop. */
+  function reachRegions(root) {
+    Array.prototype.forEach.call(root.querySelectorAll("[data-scroll]"), function (region) {
+      if (region.scrollWidth > region.clientWidth || region.scrollHeight > region.clientHeight) {
+        if (region.tabIndex !== 0) region.tabIndex = 0;
+      } else if (region.hasAttribute("tabindex")) {
+        region.removeAttribute("tabindex");
+      }
+    });
+  }
+
+  var resizeTimer = null;
+  window.addEventListener("resize", function () {
+    window.clearTimeout(resizeTimer);
+    resizeTimer = window.setTimeout(function () { if (current) reachRegions(current.root); }, 200);
+  });
 
   function start() {
     var root = document.getElementById("train");
