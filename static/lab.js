@@ -665,6 +665,29 @@
     event.preventDefault();
   });
 
+  /* Enter in a field of the editor fires change (the edit leaves: htmx posts the form) and then submit, which
+   * would post the same form again and abort the first request (hx-sync="this:replace"); so would a click on
+   * Apply right after typing. A submit that would post what is already on its way is dropped: one edit, one
+   * request. htmx marks the form with its request class while a request is on its way. */
+  function formText(form) {
+    return new URLSearchParams(new FormData(form)).toString();
+  }
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var form = event.detail.elt;
+    if (form && form.id === "lab-form") form.labSent = formText(form);
+  });
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form || form.id !== "lab-form" || !form.classList.contains("htmx-request")) return;
+    var submitter = event.submitter;
+    if (submitter && submitter.name === "action" && submitter.value !== "apply") return; // another action: send it
+    if (formText(form) !== form.labSent) return;
+    event.preventDefault();
+    event.stopPropagation(); // captured on the document: htmx, on the form, never sees it
+  }, true);
+
   // A swap of the lab must not lose what is being typed in the field that has the focus.
   document.addEventListener("htmx:beforeSwap", function (event) {
     if (!event.detail.target || event.detail.target.id !== "lab") return;

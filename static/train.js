@@ -422,6 +422,27 @@
     resizeTimer = window.setTimeout(function () { if (current) reachRegions(current.root); }, 200);
   });
 
+  /* Enter in a setting fires change (htmx posts the form: a new run) and then submit, which would post the same
+   * form again and abort the first request (hx-sync="this:replace"); so would a click on New run right after
+   * typing. A submit that would post what is already on its way is dropped: one change, one request. htmx marks
+   * the form with its request class while a request is on its way. */
+  function formText(form) {
+    return new URLSearchParams(new FormData(form)).toString();
+  }
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var form = event.detail.elt;
+    if (form && form.id === "train-setup") form.trainSent = formText(form);
+  });
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form || form.id !== "train-setup" || !form.classList.contains("htmx-request")) return;
+    if (formText(form) !== form.trainSent) return;
+    event.preventDefault();
+    event.stopPropagation(); // captured on the document: htmx, on the form, never sees it
+  }, true);
+
   function start() {
     var root = document.getElementById("train");
     if (current) { current.destroy(); current = null; }

@@ -87,15 +87,21 @@ def browser():
 
 
 class Watched:
-    """A page with every console error, page error and request it made."""
+    """A page with every console error, page error and request it made (and which of them were POSTs)."""
 
     def __init__(self, page, base_url: str):
         self.page, self.base_url = page, base_url
         self.errors: list[str] = []
         self.requests: list[str] = []
+        self.posts: list[str] = []
         page.on("console", lambda message: message.type == "error" and self.errors.append(message.text))
         page.on("pageerror", lambda error: self.errors.append(str(error)))
-        page.on("request", lambda request: self.requests.append(request.url))
+        page.on("request", self._record)
+
+    def _record(self, request) -> None:
+        self.requests.append(request.url)
+        if request.method == "POST":
+            self.posts.append(request.url)
 
     def foreign_requests(self) -> list[str]:
         host = urlsplit(self.base_url).netloc

@@ -1,7 +1,7 @@
 """Every kind of page passes axe-core's WCAG 2.0/2.1 A and AA rules (the `audit` fixture) in the states a
 student meets it in: the gallery, the lab at several sub-steps and with a bad entry, the Embed dialog, the
 training page while it plays, embeds, the HTML export and the error page. And what the audit asks for works
-from the keyboard: a wide equation is reached and scrolled.
+from the keyboard: a wide equation is reached and scrolled, Enter in a field sends one request.
 
 Each lab is audited once everything is drawn ahead (data-drawn="all"), as a student who pauses finds it.
 """
@@ -173,3 +173,42 @@ def test_a_wide_equation_is_reached_and_scrolled_from_the_keyboard(watched):
         assert shown.get_attribute("tabindex") is None
     assert watched.errors == []
 
+
+def test_enter_in_a_grid_cell_sends_the_edit_once(watched, api):
+    page = watched.page
+    before = open_lab(watched, lab_url("seed002-ex2", "s0-backward-1"))
+    cell = page.get_by_label("W1[1,1]", exact=True)
+    cell.fill("0.25")
+    after = wait_for_new_lab(page, lambda: cell.press("Enter"))
+    page.wait_for_timeout(300)  # room for a second request, were one sent
+    assert len(watched.posts) == 1
+    body = presets.get("seed002-ex2").body()
+    body["layers"][0]["weights"][0][0] = 0.25
+    assert after["loss"] != before["loss"]
+    assert after["loss"].startswith(f"L = {api('/trace', body)['steps'][0]['loss']:.6g}")
+    # Typing, then Apply: one request too.
+    cell = page.get_by_label("W1[2,1]", exact=True)
+    cell.fill("-0.5")
+    wait_for_new_lab(page, lambda: page.get_by_role("button", name="Apply").click())
+    page.wait_for_timeout(300)
+    assert len(watched.posts) == 2
+    # Enter with nothing changed applies the form as it is: one request.
+    wait_for_new_lab(page, lambda: page.get_by_label("W1[2,1]", exact=True).press("Enter"))
+    page.wait_for_timeout(300)
+    assert len(watched.posts) == 3
+    assert watched.errors == []
+
+
+def test_enter_in_a_training_setting_starts_one_run(watched):
+    page = watched.page
+    page.goto(watched.base_url + SPIRAL)
+    page.wait_for_selector('#train[data-frames] [data-figure="field"] .main-svg')
+    page.evaluate("() => { document.getElementById('train').dataset.old = '1'; }")
+    page.fill("#noise", "0.2")
+    page.press("#noise", "Enter")
+    page.wait_for_function("() => { const train = document.getElementById('train');"
+                           " return train && !train.dataset.old && train.dataset.frames; }")
+    page.wait_for_timeout(300)
+    assert len(watched.posts) == 1
+    assert page.input_value("#noise") == "0.2"
+    assert watched.errors == []
