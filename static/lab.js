@@ -179,6 +179,18 @@
     }
   };
 
+  /* A wide equation, a heatmap card wider than the page: a region whose content overflows takes the focus, so
+   * the keyboard can reach it and scroll it (the arrows scroll it: see the keydown handler); one that fits
+   * is no tab stop. */
+  function reachIfScrolls(region) {
+    if (region.closest("[hidden]")) return;
+    if (region.scrollWidth > region.clientWidth || region.scrollHeight > region.clientHeight) {
+      if (region.tabIndex !== 0) region.tabIndex = 0;
+    } else if (region.hasAttribute("tabindex")) {
+      region.removeAttribute("tabindex");
+    }
+  }
+
   /* A matrix sent as Plotly's typed-array spec ({dtype: "f8", bdata: base64, shape: "r,c"}) as rows of numbers. */
   function matrixOf(spec) {
     var bytes = window.atob(spec.bdata);
@@ -284,6 +296,8 @@
     var figure = element("figure", "panel");
     figure.id = this.slug;
     figure.dataset.tensor = meta.name;
+    figure.setAttribute("aria-label", meta.name);
+    figure.setAttribute("data-scroll", "");
     var plots = element("div", "plots");
     plots.setAttribute("aria-hidden", "true");
     figure.appendChild(plots);
@@ -301,7 +315,10 @@
       link.appendChild(document.createTextNode(" Edit " + edit[1]));
       figure.appendChild(link);
     }
-    figure.appendChild(element("table", "visually-hidden"));
+    // In a visually hidden box: a table is as wide as its numbers whatever its width, and would make its card scroll.
+    var box = element("div", "visually-hidden");
+    box.appendChild(element("table", "visually-hidden"));
+    figure.appendChild(box);
     var notes = element("ul", "errata");
     notes.setAttribute("aria-label", "Slips in the source");
     notes.hidden = true;
@@ -488,6 +505,12 @@
     substep.panels.forEach(function (panel) { self.cards[panel[0]].draw(); });
     this.drawNetwork(substep);
     this.drawLoss(substep.step);
+    this.reachRegions();
+  };
+
+  /* Which of the regions shown scroll (the equation, the cards, the figures): those take the focus. */
+  Lab.prototype.reachRegions = function () {
+    if (current === this) Array.prototype.forEach.call(this.root.querySelectorAll("[data-scroll]"), reachIfScrolls);
   };
 
   Lab.prototype.drawNetwork = function (substep) {
@@ -599,6 +622,7 @@
     this.live.textContent = substep.title;
     if (this.atField) this.atField.value = substep.key;
     this.root.dataset.position = String(index);
+    window.requestAnimationFrame(function () { self.reachRegions(); }); // the layout is computed by then
     // The URL holds the sub-step; written once the student pauses (browsers throttle history updates).
     window.clearTimeout(this.urlTimer);
     this.urlTimer = window.setTimeout(function () { self.writeUrl(false); }, 150);
@@ -819,6 +843,9 @@
       if (event.key !== " ") return; // the range input moves itself on arrows, Home and End
     } else if (editable(target)) {
       return;
+    } else if ((event.key === "ArrowLeft" || event.key === "ArrowRight") && target && target.hasAttribute("data-scroll")
+               && target.scrollWidth > target.clientWidth) {
+      return; // the arrows scroll the focused region that is wider than its box
     }
     var isButton = target && (target.tagName === "BUTTON" || target.tagName === "A" || target.tagName === "SUMMARY");
     switch (event.key) {
@@ -835,6 +862,29 @@
     }
     event.preventDefault();
   });
+
+  /* Enter in a field of the editor fires change (the edit leaves: htmx posts the form) and then submit, which
+   * would post the same form again and abort the first request (hx-sync="this:replace"); so would a click on
+   * Apply right after typing. A submit that would post what is already on its way is dropped: one edit, one
+   * request. htmx marks the form with its request class while a request is on its way. */
+  function formText(form) {
+    return new URLSearchParams(new FormData(form)).toString();
+  }
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var form = event.detail.elt;
+    if (form && form.id === "lab-form") form.labSent = formText(form);
+  });
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form || form.id !== "lab-form" || !form.classList.contains("htmx-request")) return;
+    var submitter = event.submitter;
+    if (submitter && submitter.name === "action" && submitter.value !== "apply") return; // another action: send it
+    if (formText(form) !== form.labSent) return;
+    event.preventDefault();
+    event.stopPropagation(); // captured on the document: htmx, on the form, never sees it
+  }, true);
 
   // A swap of the lab must not lose what is being typed in the field that has the focus.
   document.addEventListener("htmx:beforeSwap", function (event) {

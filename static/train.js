@@ -93,6 +93,7 @@
     this.setStatus("");
     this.showPick(null);
     this.show();
+    reachRegions(this.root);
   };
 
   Trainer.prototype.setPlaying = function (playing) {
@@ -402,6 +403,45 @@
   function percent(value) {
     return value === null || value === undefined ? "–" : (100 * value).toFixed(1) + "%";
   }
+
+  /* A figure wider than its column scrolls inside its card: the card then takes the focus, so the keyboard can
+   * reach it and scroll it with the arrows; a card that fits is no tab stop. */
+  function reachRegions(root) {
+    Array.prototype.forEach.call(root.querySelectorAll("[data-scroll]"), function (region) {
+      if (region.scrollWidth > region.clientWidth || region.scrollHeight > region.clientHeight) {
+        if (region.tabIndex !== 0) region.tabIndex = 0;
+      } else if (region.hasAttribute("tabindex")) {
+        region.removeAttribute("tabindex");
+      }
+    });
+  }
+
+  var resizeTimer = null;
+  window.addEventListener("resize", function () {
+    window.clearTimeout(resizeTimer);
+    resizeTimer = window.setTimeout(function () { if (current) reachRegions(current.root); }, 200);
+  });
+
+  /* Enter in a setting fires change (htmx posts the form: a new run) and then submit, which would post the same
+   * form again and abort the first request (hx-sync="this:replace"); so would a click on New run right after
+   * typing. A submit that would post what is already on its way is dropped: one change, one request. htmx marks
+   * the form with its request class while a request is on its way. */
+  function formText(form) {
+    return new URLSearchParams(new FormData(form)).toString();
+  }
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var form = event.detail.elt;
+    if (form && form.id === "train-setup") form.trainSent = formText(form);
+  });
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form || form.id !== "train-setup" || !form.classList.contains("htmx-request")) return;
+    if (formText(form) !== form.trainSent) return;
+    event.preventDefault();
+    event.stopPropagation(); // captured on the document: htmx, on the form, never sees it
+  }, true);
 
   function start() {
     var root = document.getElementById("train");

@@ -87,15 +87,21 @@ def browser():
 
 
 class Watched:
-    """A page with every console error, page error and request it made."""
+    """A page with every console error, page error and request it made (and which of them were POSTs)."""
 
     def __init__(self, page, base_url: str):
         self.page, self.base_url = page, base_url
         self.errors: list[str] = []
         self.requests: list[str] = []
+        self.posts: list[str] = []
         page.on("console", lambda message: message.type == "error" and self.errors.append(message.text))
         page.on("pageerror", lambda error: self.errors.append(str(error)))
-        page.on("request", lambda request: self.requests.append(request.url))
+        page.on("request", self._record)
+
+    def _record(self, request) -> None:
+        self.requests.append(request.url)
+        if request.method == "POST":
+            self.posts.append(request.url)
 
     def foreign_requests(self) -> list[str]:
         host = urlsplit(self.base_url).netloc
@@ -130,3 +136,51 @@ def api(live_server):
 def screenshots() -> Path:
     OUTPUT.mkdir(parents=True, exist_ok=True)
     return OUTPUT
+
+
+# --- accessibility: axe-core (pinned in package.json, installed into node_modules by `make install`) --------
+
+AXE_SCRIPT = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+# axe's report, cut to what a reader needs: each rule broken, and where.
+AXE_RUN = """tags => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})
+  .then(results => results.violations.map(rule => ({
+    id: rule.id, impact: rule.impact, help: rule.help, url: rule.helpUrl,
+    nodes: rule.nodes.map(node => ({target: node.target, html: node.html.slice(0, 200),
+                                    summary: node.failureSummary}))})))"""
+
+
+def axe_report(violations: list[dict]) -> str:
+    """One line a rule (id, impact, help, count), one a failing element (its target and why)."""
+    lines = [f"{len(violations)} axe rule(s) broken:"]
+    for rule in violations:
+        lines.append(f"- {rule['id']} ({rule['impact']}, {len(rule['nodes'])} elements): {rule['help']} <{rule['url']}>")
+        for node in rule["nodes"]:
+            why = " ".join((node["summary"] or "").split())
+            lines.append(f"    {node['target']} {node['html']!r}: {why}")
+    return "\n".join(lines)
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    if not AXE_SCRIPT.exists():
+        pytest.fail(f"no axe-core at {AXE_SCRIPT}: run `make install` (npm ci)")
+    return AXE_SCRIPT.read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def audit(axe_source):
+    """audit(page or frame): axe's WCAG 2.0/2.1 A and AA rules on what it shows now; fails on any violation.
+
+    axe is evaluated through the DevTools protocol, which the pages' CSP (script-src 'self') does not
+    govern: the page audited is the one a student gets, CSP and all.
+    """
+
+    def run(target) -> None:
+        if not target.evaluate("() => typeof window.axe === 'object'"):
+            target.evaluate(axe_source)
+        violations = target.evaluate(AXE_RUN, WCAG_TAGS)
+        assert not violations, axe_report(violations)
+
+    return run
