@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import itertools
 import json
 from pathlib import Path
 
@@ -53,7 +54,7 @@ def _three_layers(layout: str, frozen: bool = False, batch_size: int | None = No
     rng = np.random.default_rng(3)
     widths = [2, 3, 2, 2]
     layers = []
-    for index, (fan_in, fan_out) in enumerate(zip(widths, widths[1:])):
+    for index, (fan_in, fan_out) in enumerate(itertools.pairwise(widths)):
         layers.append({"weights": rng.normal(size=(fan_in, fan_out)).round(2).tolist(),
                        "bias": rng.normal(size=fan_out).round(2).tolist() if index != 1 else None,
                        "activation": ("tanh", "relu", "sigmoid")[index]})
@@ -112,9 +113,13 @@ def written(title_of, equation_of) -> dict[str, dict[str, list[str]]]:
     for case, body in cases().items():
         spec = specmod.from_request(body)
         trace = tracemod.run(spec)
-        found[case] = {sub.key: [title_of(spec, sub), hashlib.sha256(str(equation_of(spec, trace, sub)).encode()).hexdigest()]
+        found[case] = {sub.key: [title_of(spec, sub), _digest(equation_of(spec, trace, sub))]
                        for sub in shown_substeps(spec)}
     return found
+
+
+def _digest(mathml) -> str:
+    return hashlib.sha256(str(mathml).encode()).hexdigest()
 
 
 def record() -> None:
