@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from engine import presets
 from tests.notation.test_profiles import IDS
 from webapp.notation import equations, profiles, symbols
 
@@ -134,3 +135,10 @@ def test_a_text_without_a_learning_rate_symbol_writes_its_number():
         profiles.get("assignment").symbol("rate", depth=2)
     with pytest.raises(KeyError):
         profiles.DEFAULT.symbol("momentum", depth=2)
+
+
+def test_each_worked_example_opens_in_its_sources_profile():
+    opened = {preset.id: profiles.for_preset(preset.id).id for preset in presets.PRESETS}
+    assert opened == {"seed002-ex2": "assignment", "seed004-p2-case1": "hw3", "seed004-p2-case2": "hw3",
+                      "quiz4-softmax-ce": "quiz4", "hw7-relu-softmax": "hw7", "hw7-autoencoder": "hw7",
+                      "mazur-2-2-2": "default", "xor": "default"}

@@ -197,3 +197,13 @@ def get(profile_id: str) -> Profile:
         return PROFILES[profile_id]
     except KeyError:
         raise KeyError(f"unknown notation profile {profile_id!r}; known: {', '.join(PROFILES)}") from None
+
+
+# Each worked example opens in its own source's profile (../shared/notation.md); the others in the default.
+PRESET_PROFILES = {"seed002-ex2": "assignment", "seed004-p2-case1": "hw3", "seed004-p2-case2": "hw3",
+                   "quiz4-softmax-ce": "quiz4", "hw7-relu-softmax": "hw7", "hw7-autoencoder": "hw7"}
+
+
+def for_preset(preset_id: str) -> Profile:
+    """The profile a preset opens in: its source's, or the default for a preset from no seed."""
+    return PROFILES[PRESET_PROFILES.get(preset_id, DEFAULT.id)]
