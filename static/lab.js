@@ -480,6 +480,7 @@
     while (stop > first && (this.loaded[stop - 1] || this.asked[stop - 1])) stop--;
     if (first >= stop) return;
     for (var k = first; k < stop; k++) this.asked[k] = true;
+    delete this.root.dataset.drawn;
     window.fetch(this.framesUrl, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
@@ -492,6 +493,7 @@
       if (current !== self) return;
       self.merge(frames, [first, stop]);
       if (self.wanted !== self.index) self.show(self.wanted);
+      self.markReady();
     }, function () {
       for (var k = first; k < stop; k++) delete self.asked[k];
       if (current === self) self.lossReadout.textContent = "Could not load these sub-steps; try again.";
@@ -506,6 +508,16 @@
     this.drawNetwork(substep);
     this.drawLoss(substep.step);
     this.reachRegions();
+    this.markReady();
+  };
+
+  /* data-drawn="all" once the sub-step shown is drawn and no frames are on their way (tests and benchmarks wait for it). */
+  Lab.prototype.markReady = function () {
+    if (typeof Plotly === "undefined" || Object.keys(this.asked).length || this.wanted !== this.index) {
+      delete this.root.dataset.drawn;
+    } else {
+      this.root.dataset.drawn = "all";
+    }
   };
 
   /* Which of the regions shown scroll (the equation, the cards, the figures): those take the focus. */
@@ -627,6 +639,7 @@
     window.clearTimeout(this.urlTimer);
     this.urlTimer = window.setTimeout(function () { self.writeUrl(false); }, 150);
     this.ask(substep.step);
+    this.markReady();
   };
 
   /* The chips of the shown SGD step's sub-steps (rebuilt when the SGD step changes). */
