@@ -161,7 +161,10 @@ def test_own_csv_data_with_messages_at_the_cell(watched, screenshots):
     page.wait_for_selector("#csv")
     page.fill("#csv", "u,v,label\n0.5,1.0,0\n-1.2,0.3,1\n0.7,oops,0\n")
     page.locator("#csv").blur()
-    page.wait_for_selector("#csv-error")
+    # The page answers the choice of CSV (empty data: "paste or upload ...") and then the data typed; wait for the
+    # second answer, which may come after the first is shown.
+    page.wait_for_function("() => { const error = document.querySelector('#csv-error');"
+                           " return error !== null && error.textContent.includes('oops'); }")
     assert page.text_content("#csv-error") == "row 4, column 2 (v): 'oops' is not a number"
     shoot(page, screenshots / "train-csv-error.png")
     rows = "\n".join(f"{(i % 7) - 3},{(i * 3 % 5) - 2},{int((i % 7) - 3 > 0)}" for i in range(40))
