@@ -80,7 +80,7 @@ def summarise(spec: Spec) -> Summary:
     """One pass over every step: what all frames share. Raises engine.trace.Overflow as a trace does."""
     shell = _shell(spec)
     largest: dict[str, float] = {}
-    widest: dict[str, float] = {}
+    written: dict[str, list[np.ndarray]] = {}  # the values of each matrix whose numbers are written in its cells
     seen: dict[str, figures.Tensor] = {}
     parts = []
 
@@ -92,14 +92,17 @@ def summarise(spec: Spec) -> Summary:
             seen.setdefault(name, tensor)
             largest[tensor.family] = max(largest.get(tensor.family, 0.0), float(np.max(np.abs(value))))
             if max(value.shape) <= figures.MAX_WRITTEN:
-                widest[name] = max(widest.get(name, 0.0), float(np.max(figures.text_widths(value))))
+                written.setdefault(name, []).append(value.ravel())  # measured at once, after the run
+
+    one_step = replace(spec, steps=1)  # a step's matrices alone: one slot each, not one per step of the run
 
     def observe(step: tracemod.Step) -> None:
-        one = replace(shell, steps=(step,))
-        look(figures.tensors(spec, one), step.index)
+        one = replace(shell, steps=(replace(step, index=0),))
+        look(figures.tensors(one_step, one), 0)
         parts.append(ranges.step_ranges(one, step))
 
     trace = tracemod.run(replace(spec, record=(0, 1)), observe=observe)
+    widest = {name: float(np.max(figures.text_widths(np.concatenate(values)))) for name, values in written.items()}
     order = list(figures.tensors(spec, trace))  # the trace's order of names
     limits = {family: value if value > 0 else 1.0 for family, value in largest.items()}
     cards = {}
