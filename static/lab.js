@@ -43,7 +43,10 @@
       plotlyWaiting = [];
       waiting.forEach(function (callback) { callback(); });
     });
-    document.head.appendChild(script);
+    // After the first paint: the sub-step the server wrote is on screen before Plotly's bytes are asked for.
+    window.requestAnimationFrame(function () {
+      window.setTimeout(function () { document.head.appendChild(script); }, 0);
+    });
   }
 
   /* A state as the server writes it: compact JSON with sorted keys, deflated (zlib), base64url. */
