@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from engine.trace import Trace
 
+HEIGHT = 240  # px: the page keeps this room for the curve until Plotly draws it
+
 
 def _scatter(name: str, x: list, y: list, **properties) -> dict:
     return {"type": "scatter", "name": name, "x": x, "y": y, "showlegend": False, **properties}
@@ -31,7 +33,7 @@ def loss_curve_figure_of(loss_history, step: int) -> dict:
                  hovertext=[f"current step {step}: loss {history[step]!r}"]),
     ], "layout": {
         "template": {},
-        "height": 240,
+        "height": HEIGHT,
         "margin": {"l": 60, "r": 20, "t": 20, "b": 45},
         "xaxis": xaxis,
         "yaxis": {"title": {"text": "loss"}, "rangemode": "tozero", "fixedrange": True},

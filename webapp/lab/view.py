@@ -90,6 +90,15 @@ class Viewer:
     def total(self) -> int:
         return len(self.summary.substeps)
 
+    @property
+    def network_height(self) -> int:
+        """The diagram's height: the page keeps the room for it until Plotly draws it (no layout shift)."""
+        return self.substep["network"]["layout"]["height"]
+
+    @property
+    def loss_height(self) -> int:
+        return loss_curve.HEIGHT
+
 
 def position_of(substeps, key: str | None) -> int:
     """The index of a sub-step key; a key that no longer exists goes to the nearest one that does."""
