@@ -20,6 +20,22 @@
 
   var PLOT_CONFIG = { displayModeBar: false, responsive: false, scrollZoom: false, doubleClick: false, showTips: false };
   var PLAY_INTERVAL_MS = 1100;
+  var NETWORK_PLOTS = 3; // the shown sub-step's diagram and one drawn ahead on either side
+
+  /* Drawing ahead runs in timer tasks, one figure each: a key press (an input task, which the browser runs
+   * first) waits at most one figure. (Idle callbacks would be nicer, but headless Chromium stops giving
+   * idle periods once the page has been used.) The first waits for the frame that shows the sub-step. */
+  function whenIdle(then, first) {
+    var handle = { timer: null, frame: null };
+    var run = function () { handle.timer = window.setTimeout(function () { then({ timeRemaining: function () { return 0; } }); }, first ? 8 : 0); };
+    if (first) handle.frame = window.requestAnimationFrame(run);
+    else run();
+    return handle;
+  }
+  function cancelIdle(handle) {
+    window.cancelAnimationFrame(handle.frame);
+    window.clearTimeout(handle.timer);
+  }
   var current = null;
   var pendingTyped = null;
   var plotlyWaiting = [];
@@ -226,6 +242,25 @@
     return mantissa + "e" + (power < 0 ? "-" : "+") + (Math.abs(power) < 10 ? "0" : "") + Math.abs(power);
   }
 
+  /* A hidden figure drawn ahead stays warm: laid out and painted out of view (lab.css), so showing it costs
+   * little more than the frame. It is not read and is no tab stop meanwhile (aria-hidden and tabindex, not
+   * `inert`: that one is inherited, and taking it off would restyle everything inside). */
+  function warmUp(el) {
+    if (el.dataset.warm !== undefined) return;
+    el.setAttribute("aria-hidden", "true");
+    el.removeAttribute("tabindex"); // a region that scrolled: reachRegions gives it back once shown
+    Array.prototype.forEach.call(el.querySelectorAll("a[href]"), function (link) { link.tabIndex = -1; });
+    el.dataset.warm = "";
+  }
+  function show(el) {
+    if (el.dataset.warm !== undefined) {
+      delete el.dataset.warm;
+      el.removeAttribute("aria-hidden");
+      Array.prototype.forEach.call(el.querySelectorAll("a[href]"), function (link) { link.removeAttribute("tabindex"); });
+    }
+    el.hidden = false;
+  }
+
   function element(tag, className, text) {
     var el = document.createElement(tag);
     if (className) el.className = className;
@@ -306,6 +341,7 @@
     figure.appendChild(plots);
     var caption = element("figcaption", "", meta.caption);
     caption.hidden = !meta.caption;
+    figure.hidden = true; // shown by Lab.show (or drawn ahead, hidden, for the next key)
     figure.appendChild(caption);
     var edit = this.lab.edits[meta.name];
     if (edit) {
@@ -350,12 +386,14 @@
       }, this);
       this.notes.hidden = notes.length === 0;
     }
-    this.draw(rows);
+    this.draw(frame);
   };
 
-  Card.prototype.draw = function (rows) {
-    if (typeof Plotly === "undefined" || this.drawn === this.frame) return;
-    rows = rows || this.lab.valuesOf(this.slug, this.frame);
+  /* The heatmap at a frame: the shown one's (no argument), or, for a hidden card, the frame a neighbour shows. */
+  Card.prototype.draw = function (frame) {
+    if (frame === undefined) frame = this.frame;
+    if (typeof Plotly === "undefined" || frame < 0 || this.drawn === frame) return;
+    var rows = this.lab.valuesOf(this.slug, frame);
     if (!this.plot) {
       this.plots.textContent = ""; // the server's table of coloured cells, in the same box
       this.plot = element("div", "plot sized");
@@ -366,7 +404,7 @@
     } else {
       Plotly.restyle(this.plot, { z: [rows] }, [0]);
     }
-    this.drawn = this.frame;
+    this.drawn = frame;
   };
 
   Card.prototype.purge = function () {
@@ -401,8 +439,11 @@
     this.networkBox = root.querySelector("#network-plot");
     this.lossBox = root.querySelector("#loss-plot");
     this.lossTable = root.querySelector("#loss-table tbody");
-    this.networkPlot = null;
+    this.networkPlots = []; // up to NETWORK_PLOTS diagrams: the shown sub-step's, and its neighbours' drawn ahead
     this.lossPlot = null;
+    this.direction = 1;
+    this.warmTasks = [];
+    this.warmHandle = null;
     this.scrubber = root.querySelector("#scrubber");
     this.positionNumber = root.querySelector("#position-number");
     this.stepNumber = root.querySelector("#step-number");
@@ -512,6 +553,7 @@
     this.drawLoss(substep.step);
     this.reachRegions();
     this.markReady();
+    this.warm();
   };
 
   /* data-drawn="all" once the sub-step shown is drawn and no frames are on their way (tests and benchmarks wait for it). */
@@ -528,16 +570,94 @@
     if (current === this) Array.prototype.forEach.call(this.root.querySelectorAll("[data-scroll]"), reachIfScrolls);
   };
 
+  /* The diagram of a sub-step. A diagram drawn ahead for it (see warm) is shown as it is; otherwise the shown
+   * one is redrawn. */
   Lab.prototype.drawNetwork = function (substep) {
     if (typeof Plotly === "undefined" || this.networkBox.closest("[hidden]")) return;
+    var plots = this.networkPlots;
+    var plot = plots.filter(function (p) { return p.index === substep.index; })[0] ||
+      plots.filter(function (p) { return !p.el.hidden; })[0];
+    if (!plot) plot = this.networkPlotSpare();
+    if (plot.index !== substep.index) this.drawNetworkIn(plot, substep);
+    plots.forEach(function (p) {
+      if (p === plot) show(p.el);
+      else p.el.hidden = true;
+    });
+  };
+
+  Lab.prototype.drawNetworkIn = function (plot, substep) {
     var figure = substep.network;
     var layout = figure.layout;
-    if (layout.width === undefined) layout = Object.assign({}, layout, { width: this.networkBox.clientWidth || 600 });
-    if (!this.networkPlot) {
-      this.networkPlot = element("div", "plot");
-      this.networkBox.appendChild(this.networkPlot);
+    if (layout.width === undefined) layout = Object.assign({}, layout, { width: this.networkWidth() });
+    Plotly.react(plot.el, figure.data, layout, PLOT_CONFIG);
+    plot.index = substep.index;
+  };
+
+  Lab.prototype.networkWidth = function () {
+    if (!this.networkBoxWidth) this.networkBoxWidth = this.networkBox.clientWidth || 600;
+    return this.networkBoxWidth;
+  };
+
+  /* A diagram not shown: a new one while there are fewer than NETWORK_PLOTS, else the farthest from the shown. */
+  Lab.prototype.networkPlotSpare = function () {
+    var index = this.index;
+    var spares = this.networkPlots.filter(function (p) { return p.el.hidden || p.index === -1; });
+    if (this.networkPlots.length < NETWORK_PLOTS) {
+      var el = element("div", "plot");
+      el.hidden = this.networkPlots.length > 0;
+      this.networkBox.appendChild(el);
+      var plot = { el: el, index: -1 };
+      this.networkPlots.push(plot);
+      return plot;
     }
-    Plotly.react(this.networkPlot, figure.data, layout, PLOT_CONFIG);
+    spares.sort(function (a, b) { return Math.abs(b.index - index) - Math.abs(a.index - index); });
+    return spares[0];
+  };
+
+  /* Draw ahead, while the page is idle, what the next key shows: the neighbouring sub-steps' heatmaps (their
+   * cards hidden) and diagrams, the direction of travel first, one figure a time so that a key is never kept
+   * waiting long. A key that comes first just draws what is not ready. */
+  Lab.prototype.warm = function () {
+    var self = this;
+    if (this.warmHandle !== null) cancelIdle(this.warmHandle);
+    this.warmHandle = null;
+    this.warmTasks = [];
+    if (typeof Plotly === "undefined" || !this.substeps[this.index]) return;
+    var shown = {};
+    this.substeps[this.index].panels.forEach(function (panel) { shown[panel[0]] = true; });
+    [this.index + this.direction, this.index - this.direction].forEach(function (i) {
+      var near = self.substeps[i];
+      if (!near) return;
+      near.panels.forEach(function (panel) {
+        if (panel[0] in shown) return; // shown now: drawn at its frame when that sub-step shows it
+        self.warmTasks.push(function () {
+          var card = self.cards[panel[0]] || (self.cards[panel[0]] = new Card(self, panel[0]));
+          if (!card.el.hidden) return;
+          card.draw(panel[1]);
+          warmUp(card.el);
+        });
+      });
+      if (!self.networkBox.closest("[hidden]")) {
+        self.warmTasks.push(function () {
+          if (self.networkPlots.some(function (p) { return p.index === i; })) return;
+          var plot = self.networkPlotSpare();
+          self.drawNetworkIn(plot, near);
+          warmUp(plot.el);
+        });
+      }
+    });
+    this.warmNext(true);
+  };
+
+  Lab.prototype.warmNext = function (first) {
+    var self = this;
+    if (!this.warmTasks.length) return;
+    this.warmHandle = whenIdle(function (deadline) {
+      self.warmHandle = null;
+      if (current !== self) return;
+      do { self.warmTasks.shift()(); } while (self.warmTasks.length && deadline.timeRemaining() > 20);
+      self.warmNext(false);
+    }, first);
   };
 
   Lab.prototype.drawLoss = function (step) {
@@ -578,6 +698,7 @@
     }
     if (index === this.index) return;
     var self = this;
+    this.direction = index < this.index ? -1 : 1;
     this.index = index;
     this.section.className = "substep substep-" + substep.kind;
     this.section.dataset.key = substep.key;
@@ -601,7 +722,7 @@
       }
       var card = self.cards[panel[0]] || (self.cards[panel[0]] = new Card(self, panel[0]));
       card.el.style.order = String(2 * k + 1);
-      card.el.hidden = false;
+      show(card.el);
       card.show(panel[1]);
     });
     for (var unused = used; unused < this.breaks.length; unused++) this.breaks[unused].hidden = true;
@@ -637,12 +758,18 @@
     this.live.textContent = substep.title;
     if (this.atField) this.atField.value = substep.key;
     this.root.dataset.position = String(index);
-    window.requestAnimationFrame(function () { self.reachRegions(); }); // the layout is computed by then
+    // After the frame that shows the sub-step (its layout is done by then: reading it costs nothing).
+    window.clearTimeout(this.reachTimer);
+    window.cancelAnimationFrame(this.reachFrame);
+    this.reachFrame = window.requestAnimationFrame(function () {
+      self.reachTimer = window.setTimeout(function () { self.reachRegions(); }, 0);
+    });
     // The URL holds the sub-step; written once the student pauses (browsers throttle history updates).
     window.clearTimeout(this.urlTimer);
     this.urlTimer = window.setTimeout(function () { self.writeUrl(false); }, 150);
     this.ask(substep.step);
     this.markReady();
+    this.warm();
   };
 
   /* The chips of the shown SGD step's sub-steps (rebuilt when the SGD step changes). */
@@ -770,12 +897,17 @@
   /* The diagram and the loss curve are as wide as their card: redraw them after the page width changed. */
   Lab.prototype.redrawWide = function () {
     var substep = this.substeps[this.index];
-    [this.networkPlot, this.lossPlot].forEach(function (plot) { if (plot) Plotly.purge(plot); });
-    if (this.networkPlot) this.networkPlot.remove();
-    if (this.lossPlot) this.lossPlot.remove();
-    this.networkPlot = this.lossPlot = null;
+    this.networkPlots.forEach(function (plot) { Plotly.purge(plot.el); plot.el.remove(); });
+    if (this.lossPlot) {
+      Plotly.purge(this.lossPlot);
+      this.lossPlot.remove();
+    }
+    this.networkPlots = [];
+    this.networkBoxWidth = 0;
+    this.lossPlot = null;
     this.drawNetwork(substep);
     this.drawLoss(substep.step);
+    this.warm();
   };
 
   Lab.prototype.destroy = function () {
@@ -784,8 +916,11 @@
     this.urlTicket++;
     var cards = this.cards;
     Object.keys(cards).forEach(function (slug) { cards[slug].purge(); });
+    if (this.warmHandle !== null) cancelIdle(this.warmHandle);
+    this.warmTasks = [];
     if (typeof Plotly !== "undefined") {
-      [this.networkPlot, this.lossPlot].forEach(function (plot) { if (plot) Plotly.purge(plot); });
+      this.networkPlots.forEach(function (plot) { Plotly.purge(plot.el); });
+      if (this.lossPlot) Plotly.purge(this.lossPlot);
     }
   };
 

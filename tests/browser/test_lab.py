@@ -435,8 +435,9 @@ def test_heatmap_cards_and_the_numbers_links_lead_to_the_grids(watched):
 
 
 def test_what_a_sub_step_does_not_show_is_invisible_to_everyone(watched):
-    """The page holds the shown sub-step's cards (and, hidden, those of the sub-steps either side): hidden ones are
-    display: none, so out of sight, of the pointer's way, of screen readers and of the tab order."""
+    """The page holds the shown sub-step's cards (and, hidden, those of the sub-steps either side): a hidden one is
+    display: none, or drawn ahead for the next key ("warm": laid out off the page, aria-hidden, no tab stop in it),
+    so out of sight, of the pointer's way, of screen readers and of the tab order."""
     page = watched.page
     open_lab(watched, "/lab/hw7-relu-softmax")
     for _ in range(3):
@@ -449,6 +450,14 @@ def test_what_a_sub_step_does_not_show_is_invisible_to_everyone(watched):
         .sort((a, b) => Number(a.style.order) - Number(b.style.order)).map(card => card.id);
       return {
         display: hidden.map(element => getComputedStyle(element).display),
+        unreachable: hidden.map(element => {
+          if (getComputedStyle(element).display === 'none') return 'none';
+          const box = element.getBoundingClientRect();
+          const stops = Array.from(element.querySelectorAll('a[href], button, input, [tabindex]'))
+            .concat([element]).filter(el => el.tabIndex >= 0 && (el !== element || el.hasAttribute('tabindex')));
+          return element.getAttribute('aria-hidden') === 'true' && box.right < 0 && stops.length === 0
+            ? 'warm' : 'reachable ' + element.id + ' ' + box.right + ' ' + stops.length;
+        }),
         owns: document.getElementById('panels').getAttribute('aria-owns').split(' '),
         shown: shown,
         sections: lab.querySelectorAll('.substep').length,
@@ -459,7 +468,8 @@ def test_what_a_sub_step_does_not_show_is_invisible_to_everyone(watched):
         }),
       };
     }""")
-    assert found["display"] and set(found["display"]) == {"none"}
+    assert found["display"] and set(found["unreachable"]) <= {"none", "warm"}, found["unreachable"]
+    assert "warm" in found["unreachable"]  # the next key's cards are drawn ahead
     assert found["sections"] == 1
     assert found["owns"] == found["shown"]  # screen readers read the cards in the equation's order
     assert found["hits"] and all(found["hits"])
