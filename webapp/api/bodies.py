@@ -32,6 +32,11 @@ def read_json_body(request, max_bytes: int) -> object:
     Content-Encoding, TooLarge (413) over `max_bytes`, BadRequest (400) for
     anything that is not one JSON object.
     """
+    return parse_json_object(read_json_bytes(request, max_bytes))
+
+
+def read_json_bytes(request, max_bytes: int) -> bytes:
+    """The bytes of a JSON body, unparsed, with the checks of `read_json_body` but the parsing."""
     encoding = request.headers.get("Content-Encoding", "").strip().lower()
     if encoding not in ("", "identity"):
         raise UnsupportedMediaType(
@@ -59,7 +64,7 @@ def read_json_body(request, max_bytes: int) -> object:
         raise body_too_large(None, max_bytes) from None
     if len(data) > max_bytes:
         raise body_too_large(None, max_bytes)
-    return parse_json_object(bytes(data))
+    return bytes(data)
 
 
 def body_too_large(length: int | None, max_bytes: int) -> TooLarge:
