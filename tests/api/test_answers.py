@@ -73,7 +73,7 @@ def test_an_answer_kept_under_other_limits_is_not_used(monkeypatch):
 
 
 def test_the_least_recently_used_answers_go_first_and_big_ones_are_not_kept():
-    answers = Answers(max_bytes=10, max_answer_bytes=6)
+    answers = Answers(max_bytes=10, max_answer_bytes=6, entry_overhead=0)
     answers.put(b"a", b"1234")
     answers.put(b"b", b"1234")
     assert answers.get(b"a") == b"1234"  # now the most recent
@@ -84,3 +84,13 @@ def test_the_least_recently_used_answers_go_first_and_big_ones_are_not_kept():
     answers.put(b"d", b"1234567")  # over max_answer_bytes
     assert answers.get(b"d") is None and len(answers) == 2
     assert Answers.key(b"ab", b"c") != Answers.key(b"a", b"bc")
+
+
+def test_each_answer_is_counted_with_what_keeping_it_costs():
+    answers = Answers(max_bytes=1000, max_answer_bytes=100, entry_overhead=300)
+    for name in (b"a", b"b", b"c", b"d"):
+        answers.put(name, b"x")  # 301 bytes each: three fit in 1000, the fourth pushes out the first
+    assert len(answers) == 3 and answers.size == 903
+    assert answers.get(b"a") is None and answers.get(b"d") == b"x"
+    answers.put(b"d", b"yy")  # the same key again replaces, and is counted once
+    assert len(answers) == 3 and answers.size == 904
