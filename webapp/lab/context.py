@@ -142,7 +142,7 @@ def links(lab_state: state.LabState, substep: str, view: View) -> dict:
         "permalink": with_state("lab.show", token, _external=True),
         "embed_url": with_state("share.embed", token, _external=True),
         "oembed_url": f"{url_for('share.oembed')}?{oembed_query}",
-        "export_urls": {fmt: url_for("share.export_state", state=token, format=fmt) for fmt in ("html", "json", "py")},
+        "export_urls": {fmt: url_for("share.export_state", state=token, format=fmt) for fmt in ("html", "json", "py", "torch")},
     }
 
 

@@ -6,9 +6,10 @@ origin, or the configured ones, frame an endpoint named *.embed). `panels`
 picks what it shows among heatmaps, equation, diagram, loss and controls,
 `step` the sub-step it starts at, `readonly` hides the editor.
 
-`GET /export?state=<token>&format=html|json|py` downloads one self-contained
+`GET /export?state=<token>&format=html|json|py|torch` downloads one self-contained
 HTML file that steps through every sub-step offline, the state's trace (the
-API's response), or a NumPy script that reproduces it. `GET /oembed?url=<a lab
+API's response), a NumPy script that reproduces it, or the same network in
+PyTorch (torch.nn, autograd, torch.optim). `GET /oembed?url=<a lab
 or embed URL>` answers oEmbed 1.0 (https://oembed.com) with a `rich` iframe of
 the embed page. A state is decoded and validated exactly as the API validates
 a request body (webapp.lab.state). Exports and oEmbed answer failures as
@@ -34,6 +35,7 @@ from webapp.lab import run as lab
 from webapp.lab import state
 
 from . import script as export
+from . import torch_script as torch_export
 
 bp = Blueprint("share", __name__)
 bp.register_error_handler(Problem, problem_response)
@@ -42,7 +44,10 @@ EXPORT_FORMATS = {
     "html": "text/html; charset=utf-8",
     "json": "application/json",
     "py": "text/x-python; charset=utf-8",
+    "torch": "text/x-python; charset=utf-8",
 }
+# A download's file name: the state's name and this ending.
+EXPORT_ENDINGS = {"html": ".html", "json": ".json", "py": ".py", "torch": "_torch.py"}
 # The HTML export carries every frame (it runs with no server): numbers in the whole trace.
 EXPORT_MAX_NUMBERS = 100_000
 # The iframe's size unless the consumer asks for less (oEmbed maxwidth / maxheight).
@@ -89,10 +94,12 @@ def export_state() -> Response:
         trace_result(decoded.spec)  # a state whose numbers overflow is refused here as the API refuses it
         if fmt == "py":
             body = export.python_script(decoded.state.request, _title(decoded.state), f"{name}.py")
+        elif fmt == "torch":
+            body = torch_export.torch_script(decoded.state.request, _title(decoded.state), f"{name}_torch.py")
         else:
             body = standalone_html(decoded.state)
     response = Response(body, content_type=EXPORT_FORMATS[fmt])
-    response.headers["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}{EXPORT_ENDINGS[fmt]}"'
     return response
 
 
