@@ -30,6 +30,7 @@ class LayerBackward:
     delta: np.ndarray  # dL/dS_l
     grad_weights: np.ndarray  # dL/dW_l: (d_(l-1), d_l)
     grad_bias: np.ndarray | None  # dL/db_l: (d_l,)
+    grad_inputs: np.ndarray | None = None  # dL/dX = delta_1 W_1^T: (N, d0), layer 1 only, when asked
 
 
 def forward(layers: tuple[Layer, ...], params: Params, inputs: np.ndarray) -> list[LayerForward]:
@@ -78,8 +79,9 @@ def backward(
     passes: list[LayerForward],
     grad_output: np.ndarray,
     output_delta: np.ndarray,
+    input_gradient: bool = False,
 ) -> list[LayerBackward]:
-    """One LayerBackward per layer, from the last layer down."""
+    """One LayerBackward per layer, from the last layer down; layer 1's has dL/dX if `input_gradient`."""
     out = []
     grad_z = grad_output if np.all(np.isfinite(grad_output)) else None
     delta = output_delta
@@ -97,8 +99,9 @@ def backward(
                 delta=delta,
                 grad_weights=previous.T @ delta,
                 grad_bias=None if bias is None else delta.sum(axis=0),
+                grad_inputs=delta @ weights.T if index == 0 and input_gradient else None,
             )
         )
-        if index > 0:  # dL/dX is not part of the trace
+        if index > 0:
             grad_z = delta @ weights.T
     return out

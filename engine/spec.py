@@ -80,6 +80,7 @@ class Spec:
     shuffle_seed: int = 0
     # The steps whose records a trace keeps, [first, stop); None: every step. The loss history is always whole.
     record: tuple[int, int] | None = None
+    input_gradient: bool = False  # the first layer's backward record also gives dL/dX (grad_inputs)
 
     @property
     def recorded_steps(self) -> range:
@@ -110,7 +111,7 @@ class Spec:
         """How many numbers one traced step holds (activations, deltas, gradients, parameters)."""
         widths = self.widths
         per_layer = sum(4 * self.batch_examples * d + 3 * (a * d + d) for a, d in zip(widths, widths[1:]))
-        return per_layer + self.batch_examples * widths[-1]
+        return per_layer + self.batch_examples * widths[-1] + (self.batch_examples * widths[0] if self.input_gradient else 0)
 
 
 def _matrix(value, name: str) -> np.ndarray:
@@ -176,6 +177,7 @@ def from_request(body: dict) -> Spec:
         batch_size=None if batch_size is None else int(batch_size),
         shuffle_seed=int(body.get("shuffle_seed", 0)),
         record=_record(body.get("record"), int(body.get("steps", 1))),
+        input_gradient=bool(body.get("input_gradient", False)),
     )
     check(spec)
     if optimizer.get("state") is not None:

@@ -40,6 +40,7 @@ class Backward:
     delta: np.ndarray
     grad_weights: np.ndarray
     grad_bias: np.ndarray | None
+    grad_inputs: np.ndarray | None = None  # dL/dX, layer 1 only, when the spec asks for it
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ class Trace:
                             "delta": _plain(b.delta),
                             "grad_weights": _plain(b.grad_weights),
                             "grad_bias": _plain(b.grad_bias),
+                            **({} if b.grad_inputs is None else {"grad_inputs": b.grad_inputs.tolist()}),
                         }
                         for b in step.backward
                     ],
@@ -210,7 +212,9 @@ def run(spec: Spec, observe: Callable[[Step], None] | None = None) -> Trace:
             loss, grad_output, output_delta = network.loss_and_output_delta(
                 spec.layers, spec.loss, passes, targets, classes
             )
-            grads = network.backward(spec.layers, params, inputs, passes, grad_output, output_delta)
+            grads = network.backward(
+                spec.layers, params, inputs, passes, grad_output, output_delta, spec.input_gradient
+            )
             new_params, state = update(spec, params, grads[::-1], state)
             _check_all(_values_of_step(passes, loss, grads, new_params, state), index)
             layer_count = len(spec.layers)
@@ -224,7 +228,8 @@ def run(spec: Spec, observe: Callable[[Step], None] | None = None) -> Trace:
                     loss=loss,
                     output_gradient=out(grads[0].grad_activation),
                     backward=tuple(
-                        Backward(layer_count - k, out(g.grad_activation), out(g.delta), out(g.grad_weights), g.grad_bias)
+                        Backward(layer_count - k, out(g.grad_activation), out(g.delta), out(g.grad_weights), g.grad_bias,
+                                 None if g.grad_inputs is None else out(g.grad_inputs))
                         for k, g in enumerate(grads)
                     ),
                     update=tuple(Params(i, out(w), b) for i, (w, b) in enumerate(new_params, start=1)),
@@ -265,7 +270,8 @@ def _values_of_step(passes, loss, grads, new_params, state) -> list[tuple]:
     for layer, grad in zip(range(layers, 0, -1), grads):
         if layer < layers:
             values.append((grad.grad_activation, layer, "backward", f"dL/dZ{layer}"))
-        for name, value in (("delta", grad.delta), ("dL/dW", grad.grad_weights), ("dL/db", grad.grad_bias)):
+        for name, value in (("delta", grad.delta), ("dL/dW", grad.grad_weights), ("dL/db", grad.grad_bias),
+                            ("dL/dX", grad.grad_inputs)):
             if value is not None:
                 values.append((value, layer, "backward", f"{name}{layer}"))
     for layer, (weights, bias) in enumerate(new_params, start=1):

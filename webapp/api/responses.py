@@ -22,6 +22,9 @@ class BackwardRecord(BaseModel):
     delta: OutMatrix = Field(description="dL/dS_l")
     grad_weights: OutMatrix = Field(description="dL/dW_l, shaped like W_l")
     grad_bias: list[float] | None = Field(description="dL/db_l, null where the layer has no bias")
+    grad_inputs: OutMatrix | None = Field(
+        None, description="dL/dX, shaped like X: layer 1 only, where the request sets input_gradient (an addition)"
+    )
 
 
 class ParametersRecord(BaseModel):

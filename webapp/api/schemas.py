@@ -107,6 +107,9 @@ class TraceRequest(_Request):
     record: RecordSpec | None = Field(
         None, description="null: every step is recorded; else only steps from..to-1 (loss_history stays whole)"
     )
+    input_gradient: StrictBool = Field(
+        False, description="true: layer 1's backward record adds grad_inputs, dL/dX in the layout (an addition to version 1)"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> TraceRequest:
@@ -140,6 +143,8 @@ class TraceRequest(_Request):
             optimizer["betas"] = list(optimizer["betas"])
         if optimizer["state"] is None:
             del optimizer["state"]
+        if not self.input_gradient:
+            del body["input_gradient"]
         if self.record is None:
             del body["record"]
         else:
