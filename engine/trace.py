@@ -68,7 +68,8 @@ class Trace:
 
     def step(self, index: int) -> Step:
         """The record of SGD step `index` (0-based), whichever steps the trace kept."""
-        found = self.steps[index - self.steps[0].index] if self.steps else None
+        position = index - self.steps[0].index if self.steps else -1
+        found = self.steps[position] if 0 <= position < len(self.steps) else None
         if found is None or found.index != index:
             raise KeyError(f"step {index} is not recorded in this trace")
         return found

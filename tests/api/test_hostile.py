@@ -132,6 +132,16 @@ HOSTILE = [
      text({**SEED002, "inputs": [["7" * 3_000_000, 0.2, -0.75, 0.2], SEED002["inputs"][1]]}), JSON, 422,
      "inputs/0/0"),
     ("steps 10^9", "/api/v1/trace", text({**SEED002, "steps": 10**9}), JSON, 413, "max_steps"),
+    # The explain endpoint: its request is a trace request under the same limits, its cell two indices.
+    ("explain: 10^6 inputs, 500 steps", "/api/v1/explain",
+     b'{"key": "s0.loss", "cell": [], "request": ' + rows_body(matrix(1000, 1000), [matrix(1000, 1)], matrix(1000, 1),
+                                                             steps=500) + b"}", JSON, 413, "max_work"),
+    ("explain: a cell of 10^6 indices", "/api/v1/explain",
+     text({"request": SEED002, "key": "s0.loss", "cell": [0] * 10**6}), JSON, 422, "cell"),
+    ("explain: 2,000,000-deep cell", "/api/v1/explain",
+     b'{"key": "s0.loss", "cell": ' + b"[" * 2_000_000 + b"]" * 2_000_000 + b"}", JSON, 400, "malformed-body"),
+    ("explain: step 10^9", "/api/v1/explain",
+     text({"request": SEED002, "key": "s1000000000.loss", "cell": []}), JSON, 422, "key"),
     # Not JSON, or not plain: refused before a byte of the body is read.
     ("4 MB of text/plain", "/api/v1/trace", b"{" * (4 * 10**6), {"Content-Type": "text/plain"}, 415,
      "unsupported-media-type"),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pydantic.json_schema import models_json_schema
 
-from . import limits, responses, schemas, training_schemas
+from . import explain_schemas, limits, responses, schemas, training_schemas
 from .problems import MEDIA_TYPE
 
 PREFIX = "/api/v1"
@@ -20,6 +20,7 @@ def openapi_document() -> dict:
             (limits.Limits, "serialization"),
             (responses.Problem, "serialization"),
             *training_schemas.MODELS,
+            *explain_schemas.MODELS,
         ],
         ref_template="#/components/schemas/{model}",
     )
@@ -102,6 +103,7 @@ def openapi_document() -> dict:
                 }
             },
             **training_schemas.openapi_paths(prefix, ref, content, problems),
+            **explain_schemas.openapi_paths(prefix, ref, content, problems),
         },
         "components": {"schemas": top["$defs"]},
     }

@@ -10,9 +10,13 @@ import orjson
 from flask import Blueprint, Flask, Response, abort, request
 from werkzeug.exceptions import HTTPException
 
+from engine import explain as explainmod
 from engine import gradcheck as gradcheckmod
 from engine import presets as presetsmod
+from engine import spec as specmod
+from engine import trace as tracemod
 
+from . import explain_schemas
 from . import openapi as openapimod
 from . import responses
 from .answers import Answers
@@ -20,7 +24,7 @@ from .bodies import parse_json_object, read_json_body, read_json_bytes
 from .limits import check_spec, current_limits
 from .openapi import PREFIX
 from .pipeline import engine_call, spec_from_body, to_json, trace_result
-from .problems import HTTPProblem, Problem, problem_response
+from .problems import HTTPProblem, InvalidRequest, Problem, TooLarge, problem_response
 
 bp = Blueprint("api", __name__, url_prefix=PREFIX)
 bp.register_error_handler(Problem, problem_response)
@@ -52,6 +56,27 @@ def gradcheck() -> Response:
     spec = spec_from_body(read_json_body(request, limits.max_body_bytes))
     check_spec(spec, limits, gradcheck=True)
     return _json_response(engine_call(lambda: gradcheckmod.check(spec).to_dict()))
+
+
+@bp.post("/explain")
+def explain() -> Response:
+    """One cell's formula as terms with their numbers (engine.explain), for the trace of `request`."""
+    limits = current_limits()
+    asked = explain_schemas.parse_explain_request(read_json_body(request, limits.max_body_bytes))
+    try:
+        spec = specmod.from_request(asked.request.to_body())
+    except ValueError as error:
+        raise InvalidRequest([{"path": "request", "message": str(error)}]) from None
+    check_spec(spec, limits)
+    if asked.key.endswith(".loss") and spec.batch_examples * spec.widths[-1] > explain_schemas.MAX_TERMS:
+        raise TooLarge(f"the loss of {spec.batch_examples} x {spec.widths[-1]} outputs has more than "
+                       f"{explain_schemas.MAX_TERMS} terms to explain; explain one cell of the output gradient")
+    trace = engine_call(lambda: tracemod.run(spec))
+    try:
+        explanation = explainmod.explain(spec, trace, asked.key, asked.cell)
+    except explainmod.NotExplained as error:
+        raise InvalidRequest([{"path": error.field, "message": str(error)}]) from None
+    return _json_response({"version": 1, **explanation.to_dict()})
 
 
 @bp.get("/presets")
