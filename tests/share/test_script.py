@@ -303,7 +303,8 @@ def test_json_export_is_the_api_response(app, client):
     body = presets.get("hw7-relu-softmax").body()
     with app.app_context():
         decoded = state.decode(state.encode(state.LabState(body)))
-        exported = json.loads(export.trace_json(decoded.spec))
+        exported = json.loads(export.trace_json(decoded.spec, decoded.state.request))
+    assert exported.pop("request") == body  # the request it answers, so that the export opens again
     assert exported == client.post("/api/v1/trace", json=body).get_json()
 
 
@@ -317,7 +318,9 @@ def test_export_route_serves_the_json_trace(client):
     assert answer.status_code == 200
     assert answer.mimetype == "application/json"
     assert answer.headers["Content-Disposition"] == 'attachment; filename="mazur-2-2-2.json"'
-    assert answer.get_json() == client.post("/api/v1/trace", json=body).get_json()
+    exported = answer.get_json()
+    assert exported.pop("request") == body
+    assert exported == client.post("/api/v1/trace", json=body).get_json()
 
 
 def test_export_route_serves_a_script_that_reproduces_the_trace(client, tmp_path, only_numpy):

@@ -9,7 +9,8 @@ picks what it shows among heatmaps, equation, diagram, loss and controls,
 `GET /export?state=<token>&format=html|json|py|torch` downloads one self-contained
 HTML file that steps through every sub-step offline, the state's trace (the
 API's response), a NumPy script that reproduces it, or the same network in
-PyTorch (torch.nn, autograd, torch.optim). `GET /oembed?url=<a lab
+PyTorch (torch.nn, autograd, torch.optim). `GET /open` and `POST /open` read a pasted or uploaded JSON request (or a JSON export) into the
+lab, with the API's messages beside the field when it is not valid. `GET /oembed?url=<a lab
 or embed URL>` answers oEmbed 1.0 (https://oembed.com) with a `rich` iframe of
 the embed page. A state is decoded and validated exactly as the API validates
 a request body (webapp.lab.state). Exports and oEmbed answer failures as
@@ -22,11 +23,12 @@ from dataclasses import replace
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from flask import Blueprint, Response, current_app, get_template_attribute, render_template, request, url_for
+from flask import Blueprint, Response, current_app, get_template_attribute, redirect, render_template, request, url_for
 from markupsafe import Markup
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from engine import presets as presetsmod
+from webapp.api.limits import current_limits
 from webapp.api.pipeline import to_json, trace_result
 from webapp.api.problems import BadRequest, NotFound, NotImplementedFormat, Problem, TooLarge, problem_response
 from webapp.lab import context as lab_context
@@ -34,6 +36,7 @@ from webapp.lab import render as lab_render
 from webapp.lab import run as lab
 from webapp.lab import state
 
+from . import opening
 from . import script as export
 from . import torch_script as torch_export
 
@@ -89,7 +92,7 @@ def export_state() -> Response:
     decoded = state.decode(_state_argument())
     name = decoded.state.preset or "network"
     if fmt == "json":
-        body = export.trace_json(decoded.spec)
+        body = export.trace_json(decoded.spec, decoded.state.request)
     else:
         trace_result(decoded.spec)  # a state whose numbers overflow is refused here as the API refuses it
         if fmt == "py":
@@ -101,6 +104,35 @@ def export_state() -> Response:
     response = Response(body, content_type=EXPORT_FORMATS[fmt])
     response.headers["Content-Disposition"] = f'attachment; filename="{name}{EXPORT_ENDINGS[fmt]}"'
     return response
+
+
+@bp.route("/open", methods=["GET", "POST"])
+def open_request() -> Response | str:
+    """Paste or upload a trace request (or a JSON export): the lab of it, or the form again with what was wrong."""
+    if request.method == "GET":
+        return render_template("open.html", text="", opened=None)
+    try:
+        upload = request.files.get("file")
+        text = request.form.get("json", "")
+    except RequestEntityTooLarge:
+        limit = current_limits().max_body_bytes
+        opened = opening.Opened(None, 413, f"the upload is over {limit:,} bytes, the API's body limit")
+        return Response(render_template("open.html", text="", opened=opened), status=413)
+    if upload is not None and upload.filename:
+        raw = upload.read()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            opened = opening.Opened(None, 400, f"{upload.filename} is not a UTF-8 text file")
+            return Response(render_template("open.html", text=text, opened=opened), status=400)
+    opened = opening.open_text(text, current_limits())
+    if opened.request is None:
+        return Response(render_template("open.html", text=text, opened=opened), status=opened.status)
+    token = state.encode(state.LabState(opened.request))
+    url = lab_context.with_state("lab.show", token)
+    if "#" in url:  # too long for a URL servers accept: the lab itself, which keeps its state in the page
+        return lab_render.render_lab(state.LabState(opened.request), lab_context.View())
+    return redirect(url, code=303)
 
 
 @bp.get("/oembed")

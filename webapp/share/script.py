@@ -207,9 +207,11 @@ def python_script(body: dict, title: str | None = None, filename: str = "backpro
     return _fill(_SCRIPT, values)
 
 
-def trace_json(spec: Spec) -> str:
-    """The trace-v1 response of a spec, as the API answers it; raises TrainingOverflow (422)."""
-    return to_json(trace_result(spec))
+def trace_json(spec: Spec, request: dict | None = None) -> str:
+    """The trace-v1 response of a spec, as the API answers it, and (given) the request it answers under
+    `request`, so the export opens in the lab again (webapp.share.opening); raises TrainingOverflow (422)."""
+    answer = trace_result(spec)
+    return to_json(answer if request is None else {**answer, "request": request})
 
 
 def _dispatch(used: list[str], which: int, values: dict) -> str:
