@@ -253,6 +253,7 @@ class _Step:
                         terms.append(Term((scale, *term.factors), term.uses))
             formula = {
                 "squared_error": "scale * c * (Y - T)^2", "cross_entropy": "-scale * T * log Y",
+                "linear": "scale * T * Y",
                 "binary_cross_entropy": "-scale * (T log Y + (1 - T) log(1 - Y))"}[loss.name]
             if self._fused():
                 formula = {"cross_entropy": "-scale * T * log_softmax(S)",
@@ -283,6 +284,8 @@ class _Step:
             return Term((0.5 if loss.half else 1.0, diff * diff), (output, target))
         if loss.name == "cross_entropy":
             return None if tv == 0 else Term((-tv, math.log(yv)), (output, target))
+        if loss.name == "linear":
+            return Term((target, output))
         positive = tv * math.log(yv) if tv != 0 else 0.0
         negative = (1 - tv) * math.log1p(-yv) if tv != 1 else 0.0
         return Term((-1.0, positive + negative), (output, target))
@@ -312,6 +315,9 @@ class _Step:
             notes["formula"] = "-scale * T / Y (0 where T = 0)"
             term = Term((0.0,), (output, target)) if target.value == 0 else Term((-scale, target, 1.0 / output.value), (output,))
             return Explanation(key, cell, value, "elementwise", (term,), notes)
+        if loss.name == "linear":
+            notes["formula"] = "scale * T (the given upstream gradient)"
+            return Explanation(key, cell, value, "elementwise", (Term((scale, target), (output,)),), notes)
         if loss.name == "binary_cross_entropy":
             notes["formula"] = "scale * (-T / Y + (1 - T) / (1 - Y))"
             yv, tv = output.value, target.value

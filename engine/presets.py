@@ -109,6 +109,46 @@ PRESETS: tuple[Preset, ...] = (
         },
     ),
     Preset(
+        id="quiz4-p1-linear",
+        title="Y = X W with a given upstream gradient: dL/dX = ∇L_y Wᵀ",
+        description="Quiz 4's Problem 1 with numbers: one linear layer, the gradient of L with respect to Y given, "
+        "and dL/dX asked for; each entry of dL/dX is a row of ∇L_y times a row of W.",
+        source="seeds 000 and 001 (Quiz 4 and its answer), Problem 1",
+        convention="examples as rows: Y = X W; the loss L = sum ∇L_y ⊙ Y stands for any L with that gradient",
+        request={
+            "layout": "rows",
+            "layers": [
+                {"weights": [[0.2, -0.4], [0.7, 0.1], [-0.3, 0.5]], "bias": None, "activation": "identity"},
+            ],
+            "inputs": [[1.0, -2.0, 0.5], [0.0, 1.5, -1.0]],
+            "targets": [[0.5, -1.0], [2.0, 0.25]],
+            "loss": {"name": "linear", "reduction": "sum"},
+            "optimizer": {"name": "sgd", "learning_rate": 0.1},
+            "input_gradient": True,
+            "steps": 1,
+        },
+    ),
+    Preset(
+        id="assignment1-ex3-softmax-hinge",
+        title="Softmax with the multiclass hinge on its probabilities",
+        description="Assignment 1's Exercise 3 with numbers: the hinge asks the right class's probability to beat "
+        "each other class's by the margin; its gradient goes back through the whole softmax Jacobian.",
+        source="seed 002 (Assignment 1), Exercise 3",
+        convention="examples as columns: o = W x + b, p = softmax(o), L = sum_i sum_(l != y_i) max(0, p_l - p_(y_i) "
+        "+ margin), margin 0.2",
+        request={
+            "layout": "columns",
+            "layers": [
+                {"weights": [[0.9, -0.3], [0.2, 0.8], [-0.6, 0.4]], "bias": [0.1, 0.0, -0.1], "activation": "softmax"},
+            ],
+            "inputs": [[1.0, 0.5, -1.0], [0.5, -1.5, 2.0]],
+            "labels": [0, 2, 1],
+            "loss": {"name": "multiclass_hinge", "reduction": "sum", "margin": 0.2},
+            "optimizer": {"name": "sgd", "learning_rate": 0.5},
+            "steps": 1,
+        },
+    ),
+    Preset(
         id="hw7-relu-softmax",
         title="Two ReLU layers and a softmax classifier",
         description="h1 = ReLU(w1 X + b1), h2 = ReLU(w2 h1 + b2), p = softmax(w3 h2 + b3), mean cross-entropy.",

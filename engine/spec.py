@@ -21,12 +21,14 @@ from . import optimizers
 
 LAYOUTS = ("rows", "columns")
 ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh", "softmax")
-LOSSES = ("squared_error", "cross_entropy", "binary_cross_entropy", "multiclass_hinge")
+# "linear" (an addition to the contract): L = sum T * Y, so dL/dY = T: the targets are a given upstream gradient.
+LOSSES = ("squared_error", "cross_entropy", "binary_cross_entropy", "multiclass_hinge", "linear")
 REDUCTIONS = {
     "squared_error": ("mean", "sum", "mean_all"),
     "binary_cross_entropy": ("mean", "sum", "mean_all"),
     "cross_entropy": ("mean", "sum"),
     "multiclass_hinge": ("mean", "sum"),
+    "linear": ("sum", "mean"),
 }
 DEFAULT_NEGATIVE_SLOPE = 0.01
 DEFAULT_LEARNING_RATE = 0.1

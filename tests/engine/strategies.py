@@ -78,6 +78,8 @@ def reference_loss(
         elif name == "multiclass_hinge":
             c = classes[i]
             total += sum(max(0.0, y[k] - y[c] + margin) for k in range(width) if k != c)
+        elif name == "linear":
+            total += sum(t[k] * y[k] for k in range(width))
         else:
             raise AssertionError(name)
     return total / {"mean": n, "sum": 1, "mean_all": n * width}[reduction]

@@ -172,7 +172,7 @@ def test_every_errata_row_is_checked():
 
 
 EXPECTED_IDS = {"seed002-ex2", "seed004-p2-case1", "seed004-p2-case2", "quiz4-softmax-ce", "hw7-relu-softmax",
-                "hw7-autoencoder", "mazur-2-2-2", "xor"}
+                "hw7-autoencoder", "mazur-2-2-2", "xor", "quiz4-p1-linear", "assignment1-ex3-softmax-hinge"}
 
 
 def test_preset_ids():

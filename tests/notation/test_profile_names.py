@@ -141,4 +141,5 @@ def test_each_worked_example_opens_in_its_sources_profile():
     opened = {preset.id: profiles.for_preset(preset.id).id for preset in presets.PRESETS}
     assert opened == {"seed002-ex2": "assignment", "seed004-p2-case1": "hw3", "seed004-p2-case2": "hw3",
                       "quiz4-softmax-ce": "quiz4", "hw7-relu-softmax": "hw7", "hw7-autoencoder": "hw7",
-                      "mazur-2-2-2": "default", "xor": "default"}
+                      "mazur-2-2-2": "default", "xor": "default", "quiz4-p1-linear": "quiz4",
+                      "assignment1-ex3-softmax-hinge": "assignment"}

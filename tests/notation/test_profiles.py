@@ -256,8 +256,9 @@ def test_the_default_profile_writes_what_the_lab_wrote(case, recorded):
         assert equations.title(spec, sub) == title and str(equations.equation(spec, trace, sub)) == mathml
 
 
-def test_every_preset_is_a_recorded_case():
-    assert {p.id for p in presets.PRESETS} <= set(default_cases.cases())
+def test_every_preset_of_the_recording_is_a_recorded_case():
+    assert set(default_cases.RECORDED_PRESETS) <= {p.id for p in presets.PRESETS}
+    assert set(default_cases.RECORDED_PRESETS) <= set(default_cases.cases())
 
 
 # --- the stored orientation: HW3 in x out in columns, PyTorch out x in in rows ------------------------

@@ -57,7 +57,8 @@ class LossSpec(_Request):
     name: Literal[LOSSES]
     reduction: Literal[ALL_REDUCTIONS] = Field(
         "mean",
-        description="mean (1/N), sum, or mean_all (1/(N dL)); cross_entropy and multiclass_hinge take mean or sum",
+        description="mean (1/N), sum, or mean_all (1/(N dL)); cross_entropy, multiclass_hinge and linear take mean "
+        "or sum (linear, an addition: L = sum T * Y, so dL/dY = T, a given upstream gradient)",
     )
     half: StrictBool = Field(False, description="squared_error only: true puts a factor 1/2 in front")
     margin: Number = Field(1.0, description="multiclass_hinge only")

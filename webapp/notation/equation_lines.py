@@ -106,6 +106,10 @@ def loss_lines(spec: Spec, profile: Profile, trace: Trace, step) -> list[str]:
         symbolic = rf"{big_l} = -{factor} \sum \left[ {t} \odot \log {y} + (1 - {t}) \odot \log (1 - {y}) \right]"
         substituted = None
         gradient = rf"{factor} \, ({y} - {t}) \oslash \left( {y} \odot (1 - {y}) \right)"
+    elif loss.name == "linear":
+        symbolic = rf"{big_l} = {factor} \sum {t} \odot {y}"
+        substituted = rf"{factor_numbers} \sum {tm} \odot {ym}"
+        gradient = rf"{factor} \, {t} \quad \text{{(the given upstream gradient)}}"
     else:
         pair = "nk" if spec.layout == "rows" else "kn"
         own = "n c_n" if spec.layout == "rows" else "c_n n"

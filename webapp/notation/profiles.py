@@ -201,7 +201,8 @@ def get(profile_id: str) -> Profile:
 
 # Each worked example opens in its own source's profile (../shared/notation.md); the others in the default.
 PRESET_PROFILES = {"seed002-ex2": "assignment", "seed004-p2-case1": "hw3", "seed004-p2-case2": "hw3",
-                   "quiz4-softmax-ce": "quiz4", "hw7-relu-softmax": "hw7", "hw7-autoencoder": "hw7"}
+                   "quiz4-softmax-ce": "quiz4", "hw7-relu-softmax": "hw7", "hw7-autoencoder": "hw7",
+                   "quiz4-p1-linear": "quiz4", "assignment1-ex3-softmax-hinge": "assignment"}
 
 
 def for_preset(preset_id: str) -> Profile:

@@ -89,6 +89,8 @@ def _loss(spec: Spec, profile: Profile, names: _Plain) -> str:
     if loss.name == "binary_cross_entropy":
         text = f"−{factor}Σ [{t} ⊙ log {y} + (1 − {t}) ⊙ log(1 − {y})]"
         return text + (f" (from {names('pre_activation', names.depth)} by softplus)" if fused(spec) else "")
+    if loss.name == "linear":
+        return f"{factor}Σ {t} ⊙ {y} (so {names('grad_output')} = {factor}{t}, the given upstream gradient)"
     return f"{factor}Σ_n Σ_(k≠c_n) max(0, y_nk − y_n,c_n + {loss.margin:g})"
 
 

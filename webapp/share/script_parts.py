@@ -126,6 +126,11 @@ LOSSES = {
     return -scale * np.sum(positive + negative), scale * grad
 """,
     ),
+    "linear": (
+        "${reduction_text} of sum_k t_k y_k (the targets are the upstream gradient dL/dY)",
+        """    return scale * np.sum(t * y), scale * t
+""",
+    ),
     "multiclass_hinge": (
         "${reduction_text} of sum over k != class of max(0, y_k - y_class + margin)",
         """    margin = REQUEST["loss"].get("margin", 1.0)

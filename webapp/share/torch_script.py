@@ -121,6 +121,8 @@ def loss_of_output(y, t, classes):
         correct = torch.nn.functional.one_hot(classes, y.shape[1]).bool()
         margins = (y - y.gather(1, classes[:, None]) + LOSS["margin"]).masked_fill(correct, 0.0)
         return c * torch.relu(margins).sum()  # a term exactly at 0 passes no gradient
+    if name == "linear":
+        return c * (t * y).sum()  # the targets are the upstream gradient dL/dY
     raise ValueError(f"this script has no loss {name!r}")
 
 
@@ -297,6 +299,7 @@ _LOSS_TEXT = {
     "cross_entropy": "-${divisor} sum T log Y",
     "binary_cross_entropy": "-${divisor} sum (T log Y + (1 - T) log(1 - Y))",
     "multiclass_hinge": "${divisor} sum over examples and wrong classes j of max(0, Y_j - Y_class + margin)",
+    "linear": "${divisor} sum T * Y (T is the upstream gradient dL/dY)",
 }
 _DIVISOR = {"mean": "1/N", "mean_all": "1/(N dL)", "sum": ""}
 _FUSED = {("cross_entropy", "softmax"), ("binary_cross_entropy", "sigmoid")}
